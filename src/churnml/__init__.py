@@ -1,0 +1,17 @@
+"""churnml: early warning of retail-bank deposit churn."""
+
+from __future__ import annotations
+
+from churnml.errors import ChurnMLError, LeakageError, SchemaError
+from churnml.tables import Tables, load_tables
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChurnMLError",
+    "LeakageError",
+    "SchemaError",
+    "Tables",
+    "__version__",
+    "load_tables",
+]

@@ -1,0 +1,48 @@
+"""Exceptions raised by churnml.
+
+Every error a user can cause derives from :class:`ChurnMLError`, so a scoring job can
+catch one type. Schema problems are also ``ValueError`` so generic callers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChurnMLError", "LeakageError", "SchemaError"]
+
+
+class ChurnMLError(Exception):
+    """Base class of every error churnml raises on purpose."""
+
+
+class SchemaError(ChurnMLError, ValueError):
+    """A table does not meet the data contract.
+
+    The message names the table, the column and up to five offending rows.
+
+    Parameters
+    ----------
+    table : str
+        Contract table name, e.g. ``"accounts"``.
+    column : str or None
+        Offending column, or ``None`` for a table-level problem.
+    problem : str
+        What is wrong and, where possible, how to fix it.
+    examples : str, optional
+        Rendering of a few offending rows.
+    """
+
+    def __init__(
+        self, table: str, column: str | None, problem: str, examples: str = ""
+    ) -> None:
+        self.table = table
+        self.column = column
+        self.problem = problem
+        self.examples = examples
+        where = f"table '{table}'" + (f", column '{column}'" if column else "")
+        message = f"{where}: {problem}"
+        if examples:
+            message += f"\nexample rows:\n{examples}"
+        super().__init__(message)
+
+
+class LeakageError(ChurnMLError):
+    """Information from after a cutoff reached a feature, a score or an explanation."""
