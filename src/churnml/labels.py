@@ -6,7 +6,7 @@ The contract's definitions (``../shared/CONTRACT.md``):
   their closures so far was by the bank;
 - **partial** churn in month m: the month's average balance is at most ``1 - drop`` times
   the highest monthly average of the ``peak_months`` months before m, and that peak was
-  positive and at least ``min_peak``; dated the last day of m (only complete months count);
+  positive and at least ``min_peak``; dated the last day of m;
 - **any**: whichever comes first (the default);
 - **passive** churn: every account closed and at least one by the bank. Never a positive:
   the customer leaves the population that day (censored).
@@ -159,7 +159,7 @@ def _all_closed_dates(accounts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _partial_churn_dates(tables: Tables, definition: ChurnDefinition) -> pd.DataFrame:
-    """First complete month whose average meets the partial-churn rule, dated month end."""
+    """First month whose average meets the partial-churn rule, dated its last day."""
     monthly = monthly_balances(tables.balances)
     values = monthly.values
     peak = np.full_like(values, np.nan)
@@ -170,8 +170,9 @@ def _partial_churn_dates(tables: Tables, definition: ChurnDefinition) -> pd.Data
         meets = (
             (values <= (1 - definition.drop) * peak) & (peak > 0) & (peak >= definition.min_peak)
         )
+    # No check that the month is complete: whether data follows a month is not known at
+    # its end, and the point-in-time rule allows nothing dated later to decide the event.
     month_ends = monthly.months.to_timestamp(how="end").normalize()
-    meets[:, month_ends > tables.observed_until] = False
     hit = meets.any(axis=1)
     first = np.argmax(meets, axis=1)
     return pd.DataFrame(

@@ -44,7 +44,7 @@ def as_cutoffs(cutoffs: Any) -> pd.DatetimeIndex:
         raise ChurnMLError("cutoffs are required: pass one date or a list of dates")
     values = [cutoffs] if isinstance(cutoffs, str) or not isinstance(cutoffs, Iterable) else cutoffs
     try:
-        index = pd.DatetimeIndex(pd.to_datetime(list(values)))
+        index = pd.DatetimeIndex(pd.to_datetime(list(values), format="mixed"))
     except (ValueError, TypeError) as error:
         raise ChurnMLError(f"cutoffs must be dates, got {cutoffs!r}: {error}") from None
     if len(index) == 0 or index.hasnans:

@@ -1,0 +1,25 @@
+"""The feature catalogue: complete, unique, and the same as docs/features.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from churnml.features import build_features, feature_catalogue
+from churnml.features.catalogue import catalogue_markdown
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
+
+
+def test_every_column_is_catalogued_in_order(small_bank):
+    features = build_features(small_bank, cutoffs=["2023-06-30"])
+    catalogue = feature_catalogue()
+    assert features.columns[2:].tolist() == catalogue["name"].tolist()
+    assert catalogue["name"].is_unique
+    assert catalogue["description"].str.len().min() > 10
+    assert catalogue["name"].str.fullmatch(r"[a-z]+__[a-z0-9_]+(__[a-z0-9_]+)?").all()
+
+
+def test_docs_page_is_generated_from_the_code():
+    assert DOC.read_text() == catalogue_markdown(), (
+        "docs/features.md is stale: run `python -m churnml.features.catalogue > docs/features.md`"
+    )
