@@ -21,7 +21,7 @@ from churnml.features import _engine as engine
 from churnml.features import build_features
 from churnml.labels import population
 from churnml.timeline import as_of
-from conftest import CATEGORIES, CHANNELS, COUNTERPARTIES, PRODUCTS, random_bank
+from conftest import CATEGORIES, CHANNELS, COUNTERPARTIES, END, PRODUCTS, random_bank
 
 FIRST_CUTOFF = pd.Timestamp("2022-06-01")
 LAST_CUTOFF = pd.Timestamp("2024-06-30")
@@ -83,7 +83,7 @@ def change_after(
     late = balances["date"] > cutoff
     balances.loc[late, "balance"] = rng.random(late.sum()) * 1e6
     new_balances = pd.DataFrame(
-        {"customer_id": owners, "date": cutoff + pd.Timedelta(days=500), "balance": 1.0}
+        {"customer_id": owners, "date": END + pd.Timedelta(days=10), "balance": 1.0}
     ).drop_duplicates()
     out["balances"] = pd.concat([balances, new_balances], ignore_index=True)
 

@@ -122,7 +122,7 @@ def churn_events(tables: TableSource, *, definition: ChurnDefinition | None = No
     out["churn_kind"] = first_kind.where(is_churn, None)
     out["exit_date"] = first_date.where(happened)
     out["censor_date"] = first_date.where(happened & ~is_churn, observed_until)
-    out["censor_reason"] = np.where(is_churn, None, np.where(happened, first_kind, "end_of_data"))
+    out["censor_reason"] = first_kind.where(happened, "end_of_data").where(~is_churn, None)
     columns = ["customer_id", "join_date", "churn_date", "churn_kind", "exit_date"]
     return out[[*columns, "censor_date", "censor_reason"]].reset_index(drop=True)
 
@@ -177,7 +177,7 @@ def _partial_churn_dates(tables: Tables, definition: ChurnDefinition) -> pd.Data
     first = np.argmax(meets, axis=1)
     return pd.DataFrame(
         {
-            "customer_id": monthly.customers[hit],
+            "customer_id": monthly.customers[np.flatnonzero(hit)],
             "partial_date": month_ends[first[hit]],
         }
     )
@@ -342,10 +342,7 @@ def money_destinations(
     flows = flows[in_window]
     counterparty = flows["counterparty"].astype("object").fillna("other")
     amounts = (
-        (-flows["amount"])
-        .groupby([flows["customer_id"], counterparty])
-        .sum()
-        .unstack(fill_value=0.0)
+        (-flows["amount"]).groupby([flows["customer_id"], counterparty]).sum().unstack(fill_value=0)
     )
     amounts = amounts.reindex(columns=list(COUNTERPARTIES), fill_value=0.0)
     shares = amounts.div(amounts.sum(axis=1), axis=0)

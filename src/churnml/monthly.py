@@ -90,7 +90,7 @@ def monthly_balances(
     # mean of those daily totals.
     daily = balances.groupby(["customer_id", "date"], sort=False, observed=True)["balance"].sum()
     customer_codes, customers = pd.factorize(daily.index.get_level_values(0), sort=True)
-    dates = daily.index.get_level_values(1)
+    dates = pd.DatetimeIndex(daily.index.get_level_values(1))
     month_numbers = (dates.year * 12 + dates.month - 1).to_numpy()
     first_month = int(month_numbers.min())
     n_months = int(month_numbers.max()) - first_month + 1

@@ -104,7 +104,7 @@ def value_tiers(
             tables.balances,
             monthly,
             rows["customer_id"],
-            pd.Timestamp(cutoff),
+            pd.Timestamp(str(cutoff)),
             config.lookback_months,
         )
         value = row_mean(window)
@@ -128,4 +128,5 @@ def _tier(value: np.ndarray, config: TierConfig) -> np.ndarray:
     # A value on an edge belongs to the tier below it: "top 5%" means strictly above.
     positions = np.searchsorted(edges, value, side="left")
     names = np.asarray(TIER_NAMES, dtype=object)[np.minimum(positions, len(TIER_NAMES) - 1)]
-    return np.where(known, names, None)
+    names[~known] = None
+    return names

@@ -94,20 +94,18 @@ def as_of(tables: Tables, cutoff: Any) -> Tables:
     accounts.loc[closed_later, "close_date"] = pd.NaT
     accounts.loc[closed_later, "close_reason"] = None
 
-    def known_rows(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-        if frame is None:
-            return None
+    def known_rows(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[(frame["date"] <= c) & frame["customer_id"].isin(known)]
 
-    complaints = known_rows(tables.complaints)
-    if complaints is not None:
-        complaints = complaints.copy()
+    complaints = None
+    if tables.complaints is not None:
+        complaints = known_rows(tables.complaints).copy()
         complaints.loc[complaints["resolved_date"] > c, "resolved_date"] = pd.NaT
     return replace(
         tables,
         customers=customers,
         accounts=accounts,
         balances=known_rows(tables.balances),
-        transactions=known_rows(tables.transactions),
+        transactions=None if tables.transactions is None else known_rows(tables.transactions),
         complaints=complaints,
     )

@@ -21,5 +21,5 @@ def test_every_column_is_catalogued_in_order(small_bank):
 
 def test_docs_page_is_generated_from_the_code():
     assert DOC.read_text() == catalogue_markdown(), (
-        "docs/features.md is stale: run `python -m churnml.features.catalogue > docs/features.md`"
+        "docs/features.md is stale: run `python -m churnml.features > docs/features.md`"
     )

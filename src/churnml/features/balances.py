@@ -98,7 +98,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
             ctx.tables.balances,
             monthly,
             ctx.population["customer_id"].to_numpy()[positions],
-            pd.Timestamp(cutoff),
+            pd.Timestamp(str(cutoff)),
             length,
         )
         out[positions] = _features(_carry_forward(window), ctx.config)
