@@ -30,9 +30,7 @@ class SchemaError(ChurnMLError, ValueError):
         Rendering of a few offending rows.
     """
 
-    def __init__(
-        self, table: str, column: str | None, problem: str, examples: str = ""
-    ) -> None:
+    def __init__(self, table: str, column: str | None, problem: str, examples: str = "") -> None:
         self.table = table
         self.column = column
         self.problem = problem

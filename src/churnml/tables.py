@@ -11,7 +11,8 @@ that were absent are present and empty, extra columns are dropped), dates as
 ``datetime64[ns]`` at midnight, ``customer_id`` of one type in every table, and the coded
 columns (``product_type``, ``channel``, ``counterparty``) as categoricals over the
 contract's vocabulary, with unknown values mapped to ``other``. Transactions also carry
-``date``, the calendar day of ``ts``: the day on which the row becomes known.
+``date``, the calendar day of ``ts``: the day on which the row becomes known. Rows are
+sorted by customer and then by key or time (:attr:`~churnml.schemas.TableSpec.order`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from os import PathLike
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from churnml.coercion import coerce_column
 from churnml.errors import SchemaError
-from churnml.schemas import TABLE_SPECS, TableSpec, check_values, example_rows
+from churnml.schemas import (
+    CHANNELS,
+    CLOSE_REASONS,
+    COUNTERPARTIES,
+    PRODUCT_TYPES,
+    TABLE_SPECS,
+    TableSpec,
+    check_across_tables,
+    check_columns,
+    check_values,
+)
 
 __all__ = [
     "CHANNELS",
@@ -36,41 +49,14 @@ __all__ = [
     "TableSource",
     "Tables",
     "load_tables",
+    "save_tables",
 ]
 
-PRODUCT_TYPES = (
-    "current",
-    "savings",
-    "time_deposit",
-    "wealth_management",
-    "fund",
-    "insurance",
-    "credit_card",
-    "loan",
-    "mortgage",
-    "other",
-)
-CHANNELS = ("branch", "atm", "mobile", "online", "phone", "other")
-COUNTERPARTIES = (
-    "internal",
-    "other_bank",
-    "third_party_payment",
-    "cash",
-    "merchant",
-    "salary",
-    "other",
-)
-from churnml.schemas import CLOSE_REASONS  # noqa: E402
-
-_VOCABULARIES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("accounts", "product_type"): PRODUCT_TYPES,
-    ("balances", "product_type"): PRODUCT_TYPES,
-    ("transactions", "channel"): CHANNELS,
-    ("transactions", "counterparty"): COUNTERPARTIES,
-}
+# Integers written as text that read back the same: "7", but not "007" or "+7".
+_CANONICAL_INTEGER = r"-?(?:0|[1-9]\d{0,17})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Tables:
     """A bank's validated, normalised tables.
 
@@ -93,21 +79,23 @@ class Tables:
     def to_dict(self) -> dict[str, pd.DataFrame]:
         """Return the tables that are present, keyed by contract name."""
         return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) is not None
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
 
     @property
     def observed_until(self) -> pd.Timestamp:
-        """Latest date present in any table: follow-up ends here (censoring)."""
-        latest = [self.balances["date"].max(), self.accounts["open_date"].max()]
-        latest.append(self.accounts["close_date"].max())
-        if self.transactions is not None:
-            latest.append(self.transactions["date"].max())
-        if self.complaints is not None:
-            latest.append(self.complaints["date"].max())
-        return pd.Timestamp(max(d for d in latest if pd.notna(d)))
+        """Latest date in any date column of any table: follow-up ends here (censoring).
+
+        ``NaT`` when the tables hold no dates at all (no rows).
+        """
+        latest = [
+            frame[column.name].max()
+            for name, frame in self.to_dict().items()
+            for column in TABLE_SPECS[name].columns
+            if column.kind == "date"
+        ]
+        dates = [d for d in latest if pd.notna(d)]
+        return pd.Timestamp(max(dates) if dates else "NaT").normalize()
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}={len(df):,}" for name, df in self.to_dict().items())
@@ -123,8 +111,10 @@ def load_tables(source: TableSource) -> Tables:
     Parameters
     ----------
     source : Tables, mapping of str to DataFrame, str or Path
-        A :class:`Tables` (returned unchanged), a mapping from table name to DataFrame,
-        or a directory holding ``<table>.parquet`` or ``<table>.csv`` files.
+        A :class:`Tables` (returned unchanged), a mapping from table name to DataFrame
+        (or to an Arrow or Polars table), or a directory holding ``<table>.parquet`` or
+        ``<table>.csv`` files. Text dates must be ISO 8601 (``2024-01-31``,
+        ``2024-01-31 09:30:00+08:00``); timestamps with a time zone keep their local time.
 
     Returns
     -------
@@ -136,6 +126,14 @@ def load_tables(source: TableSource) -> Tables:
     SchemaError
         When a table breaks the contract. The message names the table, the column and
         up to five offending rows. Nothing is returned in that case.
+    TypeError
+        When ``source`` is none of the above.
+
+    Warns
+    -----
+    UserWarning
+        Once per coded column (``product_type``, ``channel``, ``counterparty``) holding
+        values outside the contract, with their count; they are mapped to ``other``.
 
     Examples
     --------
@@ -156,202 +154,199 @@ def load_tables(source: TableSource) -> Tables:
     """
     if isinstance(source, Tables):
         return source
-    raw = _read_directory(Path(source)) if isinstance(source, str | Path) else dict(source)
-    unknown = sorted(set(raw) - set(TABLE_SPECS))
-    if unknown:
-        raise SchemaError(
-            unknown[0],
-            None,
-            f"not a contract table; expected some of {sorted(TABLE_SPECS)}",
-        )
+    raw = _raw_tables(source)
+    notes: list[str] = []
     normalised: dict[str, pd.DataFrame] = {}
     for name, spec in TABLE_SPECS.items():
         frame = raw.get(name)
         if frame is None:
             if spec.required:
-                raise SchemaError(name, None, "this required table is missing")
+                raise SchemaError(name, None, _missing_table(spec))
             continue
-        if not isinstance(frame, pd.DataFrame):
-            raise SchemaError(name, None, f"expected a pandas DataFrame, got {type(frame)}")
-        normalised[name] = _normalise_table(frame, spec)
-    _check_across_tables(normalised)
-    return Tables(**normalised)
+        normalised[name] = _normalise_table(_as_frame(name, frame), spec, notes)
+    check_across_tables(normalised)
+    # Warn only once everything is valid: a failed load reports its error alone.
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return Tables(
+        **{name: _sorted_rows(frame, TABLE_SPECS[name].order) for name, frame in normalised.items()}
+    )
+
+
+def save_tables(
+    tables: TableSource,
+    directory: str | Path,
+    *,
+    file_format: str = "parquet",
+    extra: Mapping[str, pd.DataFrame] | None = None,
+) -> list[Path]:
+    """Write tables as a data directory that :func:`load_tables` reads back.
+
+    Parameters
+    ----------
+    tables : Tables, mapping of str to DataFrame, str or Path
+        Anything :func:`load_tables` accepts; it is validated first.
+    directory : str or Path
+        Created if needed; existing files of the same names are replaced.
+    file_format : {"parquet", "csv"}
+        One file ``<table>.<file_format>`` per table present.
+    extra : mapping of str to DataFrame, optional
+        More frames to write alongside (e.g. a synthetic bank's truth); ``load_tables``
+        ignores files that are not contract tables.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if file_format not in ("parquet", "csv"):
+        raise ValueError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
+    frames = {**load_tables(tables).to_dict(), **(extra or {})}
+    # ``date`` is derived from ``ts`` on loading; it is not part of the contract's table.
+    if "transactions" in frames:
+        frames["transactions"] = frames["transactions"].drop(columns="date")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in frames.items():
+        path = out / f"{name}.{file_format}"
+        if file_format == "parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        written.append(path)
+    return written
+
+
+def _raw_tables(source: object) -> dict[str, Any]:
+    if isinstance(source, str | PathLike):
+        raw: dict[Any, Any] = _read_directory(Path(source))
+    elif isinstance(source, Mapping):
+        raw = dict(source)
+    else:
+        raise TypeError(
+            "load_tables expects Tables, a mapping from table name to DataFrame or a data "
+            f"directory, got {type(source).__name__}"
+        )
+    unknown = sorted(str(name) for name in raw if name not in TABLE_SPECS)
+    if unknown:
+        raise SchemaError(
+            unknown[0], None, f"not a contract table; expected some of {sorted(TABLE_SPECS)}"
+        )
+    return raw
+
+
+def _missing_table(spec: TableSpec) -> str:
+    required = ", ".join(c.name for c in spec.columns if c.required)
+    return (
+        f"this required table is missing: pass a DataFrame named '{spec.name}' or put "
+        f"{spec.name}.parquet or {spec.name}.csv in the data directory, with columns {required}"
+    )
+
+
+def _as_frame(name: str, table: object) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table
+    to_pandas = getattr(table, "to_pandas", None)
+    frame = to_pandas() if callable(to_pandas) else None
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(
+            name,
+            None,
+            f"expected a DataFrame (pandas, Arrow or Polars), got {type(table).__name__}",
+        )
+    return frame
 
 
 def _read_directory(directory: Path) -> dict[str, pd.DataFrame]:
     if not directory.is_dir():
-        raise SchemaError("customers", None, f"data directory {directory} does not exist")
+        raise SchemaError(
+            "customers",
+            None,
+            f"the data directory {directory} does not exist; it should hold customers, "
+            "accounts and balances (and optionally transactions, complaints) as "
+            "<table>.parquet or <table>.csv",
+        )
     raw: dict[str, pd.DataFrame] = {}
+    from_csv: list[str] = []
     for name in TABLE_SPECS:
         parquet, csv = directory / f"{name}.parquet", directory / f"{name}.csv"
-        if parquet.exists():
-            raw[name] = pd.read_parquet(parquet)
-        elif csv.exists():
-            # Read ids and codes as text; types are decided by the contract, not the CSV.
-            raw[name] = pd.read_csv(csv, dtype=str, keep_default_na=True)
+        path = parquet if parquet.exists() else csv
+        if not path.exists():
+            continue
+        try:
+            if path == parquet:
+                raw[name] = pd.read_parquet(path)
+            else:
+                # CSV has no types: read text, and let the contract decide (BOM from Excel ok).
+                raw[name] = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+                from_csv.append(name)
+        except (OSError, ValueError) as error:
+            raise SchemaError(name, None, f"cannot read {path}: {error}") from None
+    _integer_ids_from_text(raw, from_csv)
     return raw
 
 
-def _normalise_table(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
-    if missing:
-        raise SchemaError(
-            spec.name,
-            missing[0],
-            f"required column is missing; the table has columns {list(frame.columns)}",
-        )
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for column in spec.columns:
-        values = frame[column.name].reset_index(drop=True) if column.name in frame else None
-        out[column.name] = _coerce(values, len(frame), spec.name, column.name, column.kind)
-    for column_name, vocabulary in _VOCABULARIES.items():
-        if column_name[0] == spec.name:
-            out[column_name[1]] = _to_vocabulary(out[column_name[1]], vocabulary, *column_name)
+def _integer_ids_from_text(raw: dict[str, pd.DataFrame], from_csv: list[str]) -> None:
+    # Ids in CSV files that are all plain integers become int64. customer_id is decided
+    # over all CSV tables at once, so that it keeps one type in every table.
+    groups = {"customer_id": from_csv, "account_id": [n for n in from_csv if n == "accounts"]}
+    for column, names in groups.items():
+        parsed = {n: _integers(raw[n][column]) for n in names if column in raw[n].columns}
+        if parsed and all(ints is not None for ints in parsed.values()):
+            for name, ints in parsed.items():
+                raw[name][column] = ints
+
+
+def _integers(text: pd.Series) -> pd.Series | None:
+    # Work on the distinct values only: ids repeat across many rows.
+    codes, uniques = pd.factorize(text)
+    stripped = pd.Index(uniques).astype(str).str.strip()
+    if len(stripped) == 0 or not stripped.str.fullmatch(_CANONICAL_INTEGER).all():
+        return None
+    numbers = np.append(stripped.astype("int64").to_numpy(), 0)
+    return pd.Series(pd.arrays.IntegerArray(numbers[codes], codes == -1), index=text.index)
+
+
+def _normalise_table(frame: pd.DataFrame, spec: TableSpec, notes: list[str]) -> pd.DataFrame:
+    check_columns(frame, spec)
+    out = pd.DataFrame(
+        {column.name: coerce_column(frame, spec.name, column, notes) for column in spec.columns}
+    )
     if spec.name == "transactions":
         out["date"] = out["ts"].dt.normalize()
     check_values(out, spec)
     return out
 
 
-def _coerce(
-    values: pd.Series | None, n_rows: int, table: str, column: str, kind: str
-) -> pd.Series:
-    if values is None:
-        empty_dtype = {"date": "datetime64[ns]", "float": "float64", "int": "Int64"}
-        return pd.Series(pd.array([None] * n_rows, dtype=empty_dtype.get(kind, "object")))
-    if kind == "id":
-        return _coerce_id(values, table, column)
-    if kind == "date":
-        return _coerce_dates(values, table, column)
-    if kind in ("float", "int"):
-        return _coerce_numbers(values, table, column, kind)
-    return values.astype("object").where(values.notna(), None)
+def _sorted_rows(frame: pd.DataFrame, order: tuple[str, ...]) -> pd.DataFrame:
+    keys = [_sort_key(frame[column]) for column in order]
+    if _is_sorted(keys):
+        return frame
+    # np.lexsort is stable (ties keep their input order); its last key sorts first.
+    return frame.take(np.lexsort(keys[::-1])).reset_index(drop=True)
 
 
-def _coerce_id(values: pd.Series, table: str, column: str) -> pd.Series:
-    if pd.api.types.is_integer_dtype(values) and not values.isna().any():
-        return values.astype("int64")
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            return values.astype("Int64").astype("object").where(values.notna(), None)
-    if values.isna().any():
-        return values.astype("object").where(values.notna(), None)
-    text = values.astype(str).str.strip()
-    as_int = pd.to_numeric(text, errors="coerce")
-    looks_integer = text.str.fullmatch(r"-?\d{1,18}")
-    if looks_integer.all():
-        return as_int.astype("int64")
-    return text.astype("object")
+def _sort_key(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Missing sorts last, as in sort_values; its code -1 would sort first.
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes == -1, len(values.cat.categories), codes)
+    if pd.api.types.is_datetime64_dtype(values):
+        return values.to_numpy().view("int64")
+    if pd.api.types.is_integer_dtype(values):
+        return values.to_numpy()
+    return pd.factorize(values, sort=True)[0]
 
 
-def _coerce_dates(values: pd.Series, table: str, column: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        present = values.notna() & (values.astype(str).str.strip() != "")
-        parsed = pd.to_datetime(values.where(present), errors="coerce", format="mixed")
-        bad = present & parsed.isna()
-        if bad.any():
-            raise SchemaError(
-                table,
-                column,
-                f"{int(bad.sum())} value(s) are not dates (use ISO dates such as 2024-01-31)",
-                example_rows(pd.DataFrame({column: values}), bad),
-            )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    if column == "ts":
-        return parsed.astype("datetime64[ns]")
-    return parsed.dt.normalize().astype("datetime64[ns]")
-
-
-def _coerce_numbers(values: pd.Series, table: str, column: str, kind: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(values):
-        raise SchemaError(table, column, "expected numbers, found booleans")
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & numbers.isna()
-    if bad.any():
-        raise SchemaError(
-            table,
-            column,
-            f"{int(bad.sum())} value(s) are not numbers",
-            example_rows(pd.DataFrame({column: values}), bad),
-        )
-    if kind == "float":
-        return numbers.astype("float64")
-    fractional = numbers.notna() & (numbers != np.floor(numbers))
-    if fractional.any():
-        raise SchemaError(
-            table,
-            column,
-            f"{int(fractional.sum())} value(s) are not whole numbers",
-            example_rows(pd.DataFrame({column: values}), fractional),
-        )
-    return numbers.astype("Int64")
-
-
-def _to_vocabulary(
-    values: pd.Series, vocabulary: tuple[str, ...], table: str, column: str
-) -> pd.Series:
-    # Factorise first so that mapping costs one pass over the distinct values only.
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = pd.Index(uniques).astype(str).str.strip().str.lower()
-    known = cleaned.isin(vocabulary)
-    mapped = np.where(known, cleaned, "other")
-    if (~known).any():
-        unknown_codes = np.flatnonzero(~known)
-        n_unknown = int(np.isin(codes, unknown_codes).sum())
-        shown = ", ".join(repr(v) for v in list(uniques[~known])[:5])
-        warnings.warn(
-            f"table '{table}', column '{column}': {n_unknown} row(s) with values outside "
-            f"the contract ({shown}) are counted as 'other'",
-            UserWarning,
-            stacklevel=4,
-        )
-    category_codes = np.append(pd.Index(vocabulary).get_indexer(mapped), -1)
-    # code -1 (missing) indexes the appended -1, so missing stays missing.
-    out_codes = category_codes[codes]
-    return pd.Series(
-        pd.Categorical.from_codes(out_codes, categories=list(vocabulary)), index=values.index
-    )
-
-
-def _check_across_tables(tables: dict[str, pd.DataFrame]) -> None:
-    customers = tables["customers"]
-    key_kind = _key_kind(customers["customer_id"])
-    for name, frame in tables.items():
-        if _key_kind(frame["customer_id"]) != key_kind:
-            raise SchemaError(
-                name,
-                "customer_id",
-                f"customer_id is {_key_kind(frame['customer_id'])} here but {key_kind} in "
-                "customers; use one type in every table",
-                example_rows(frame, pd.Series(True, index=frame.index)),
-            )
-    known = pd.Index(customers["customer_id"])
-    for name, frame in tables.items():
-        if name == "customers":
-            continue
-        orphan = ~frame["customer_id"].isin(known)
-        if orphan.any():
-            raise SchemaError(
-                name,
-                "customer_id",
-                f"{int(orphan.sum())} row(s) belong to customers missing from table "
-                "'customers'",
-                example_rows(frame, orphan),
-            )
-
-
-def _key_kind(values: pd.Series) -> str:
-    return "integer" if pd.api.types.is_integer_dtype(values) else "text"
-
-
-
-def describe_contract() -> dict[str, Any]:
-    """Return the contract's tables and columns as a plain dict (for docs and checks)."""
-    return {
-        name: {c.name: {"kind": c.kind, "required": c.required} for c in spec.columns}
-        for name, spec in TABLE_SPECS.items()
-    }
+def _is_sorted(keys: list[np.ndarray]) -> bool:
+    # Linear time, so that tables that arrive sorted (most do) skip the sort.
+    ties = np.ones(max(len(keys[0]) - 1, 0), dtype=bool)
+    for key in keys:
+        earlier, later = key[:-1], key[1:]
+        if (ties & (later < earlier)).any():
+            return False
+        ties &= later == earlier
+        if not ties.any():
+            break
+    return True
