@@ -20,7 +20,7 @@ _SIGNALS = {
     "peak__current_to_peak__6m": "current balance / 6-month peak",
     "flows__out_other_bank_share__90d": "share of outflow to other banks, 90 days",
     "flows__out_third_party_payment_share__90d": "share of outflow to wallets, 90 days",
-    "complaints__unresolved": "unresolved complaints",
+    "complaints__unresolved": "unresolved complaints at the cutoff",
     "trend__slope__3m": "3-month relative balance slope",
 }
 
@@ -97,11 +97,11 @@ def _signal_summary(labels: pd.DataFrame, features: pd.DataFrame) -> str:
     joined = labels[["customer_id", "cutoff", "event"]].merge(
         features, on=["customer_id", "cutoff"]
     )
-    lines = ["early-warning signals, median for churners vs stayers:"]
+    lines = ["early-warning signals, mean for churners vs stayers:"]
     for column, meaning in _SIGNALS.items():
-        medians = joined.groupby("event")[column].median()
+        means = joined.groupby("event")[column].mean()
         lines.append(
-            f"  {meaning:<45} {medians.get(True, float('nan')):>8.3f} vs "
-            f"{medians.get(False, float('nan')):.3f}"
+            f"  {meaning:<45} {means.get(True, float('nan')):>8.3f} vs "
+            f"{means.get(False, float('nan')):.3f}"
         )
     return "\n".join(lines)
