@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from churnml.errors import ChurnMLError, LeakageError, SchemaError
+from churnml.errors import ChurnMLError, InputError, LeakageError, SchemaError
 from churnml.tables import Tables, load_tables
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ChurnMLError",
+    "InputError",
     "LeakageError",
     "SchemaError",
     "Tables",

@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Early warning of retail-bank deposit churn.",
+    pretty_exceptions_show_locals=False,
 )
 
 

@@ -6,11 +6,15 @@ catch one type. Schema problems are also ``ValueError`` so generic callers keep 
 
 from __future__ import annotations
 
-__all__ = ["ChurnMLError", "LeakageError", "SchemaError"]
+__all__ = ["ChurnMLError", "InputError", "LeakageError", "SchemaError"]
 
 
 class ChurnMLError(Exception):
     """Base class of every error churnml raises on purpose."""
+
+
+class InputError(ChurnMLError, ValueError):
+    """An argument is out of range or of the wrong kind (a cutoff, a horizon, a config)."""
 
 
 class SchemaError(ChurnMLError, ValueError):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnml.errors import ChurnMLError
+from churnml.errors import InputError
 from churnml.monthly import monthly_balances
 from churnml.tables import COUNTERPARTIES, Tables, TableSource, load_tables
 from churnml.tiers import TierConfig, value_tiers
@@ -70,11 +70,11 @@ class ChurnDefinition:
 
     def __post_init__(self) -> None:
         if self.kind not in CHURN_KINDS:
-            raise ChurnMLError(f"churn kind must be one of {CHURN_KINDS}, got {self.kind!r}")
+            raise InputError(f"churn kind must be one of {CHURN_KINDS}, got {self.kind!r}")
         if not 0 < self.drop < 1:
-            raise ChurnMLError(f"drop must be between 0 and 1, got {self.drop}")
+            raise InputError(f"drop must be between 0 and 1, got {self.drop}")
         if self.min_peak < 0 or self.peak_months < 1:
-            raise ChurnMLError("min_peak must be >= 0 and peak_months >= 1")
+            raise InputError("min_peak must be >= 0 and peak_months >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the parameters (for MLflow params and config files)."""
@@ -268,7 +268,7 @@ def label_churn(
     ['heavyweight', 'lightweight']
     """
     if horizon_days < 1:
-        raise ChurnMLError(f"horizon_days must be a positive number of days, got {horizon_days}")
+        raise InputError(f"horizon_days must be a positive number of days, got {horizon_days}")
     tables = load_tables(tables)
     events = churn_events(tables, definition=definition)
     rows = population(tables, cutoffs=cutoffs, events=events)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.coercion import coerce_column
-from churnml.errors import SchemaError
+from churnml.errors import InputError, SchemaError
 from churnml.schemas import (
     CHANNELS,
     CLOSE_REASONS,
@@ -200,7 +200,7 @@ def save_tables(
         The files written.
     """
     if file_format not in ("parquet", "csv"):
-        raise ValueError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
+        raise InputError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
     frames = {**load_tables(tables).to_dict(), **(extra or {})}
     # ``date`` is derived from ``ts`` on loading; it is not part of the contract's table.
     if "transactions" in frames:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnml.errors import ChurnMLError
+from churnml.errors import InputError
 from churnml.monthly import balance_window, monthly_balances, row_mean
 from churnml.tables import TableSource, load_tables
 from churnml.timeline import as_cutoffs
@@ -47,11 +47,11 @@ class TierConfig:
     def __post_init__(self) -> None:
         cuts = self.edges if self.edges is not None else self.quantiles
         if len(cuts) != len(TIER_NAMES) - 1 or list(cuts) != sorted(cuts):
-            raise ChurnMLError(f"tier edges must be three increasing numbers, got {cuts}")
+            raise InputError(f"tier edges must be three increasing numbers, got {cuts}")
         if self.edges is None and not all(0 < q < 1 for q in self.quantiles):
-            raise ChurnMLError(f"tier quantiles must lie in (0, 1), got {self.quantiles}")
+            raise InputError(f"tier quantiles must lie in (0, 1), got {self.quantiles}")
         if self.lookback_months < 1:
-            raise ChurnMLError("lookback_months must be at least 1")
+            raise InputError("lookback_months must be at least 1")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the parameters."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnml.errors import ChurnMLError
+from churnml.errors import InputError
 from churnml.tables import Tables
 
 __all__ = ["as_cutoffs", "as_of", "month_end_cutoffs"]
@@ -41,14 +41,14 @@ def as_cutoffs(cutoffs: Any) -> pd.DatetimeIndex:
     ['2024-01-31', '2024-03-31']
     """
     if cutoffs is None:
-        raise ChurnMLError("cutoffs are required: pass one date or a list of dates")
+        raise InputError("cutoffs are required: pass one date or a list of dates")
     values = [cutoffs] if isinstance(cutoffs, str) or not isinstance(cutoffs, Iterable) else cutoffs
     try:
         index = pd.DatetimeIndex(pd.to_datetime(list(values), format="mixed"))
     except (ValueError, TypeError) as error:
-        raise ChurnMLError(f"cutoffs must be dates, got {cutoffs!r}: {error}") from None
+        raise InputError(f"cutoffs must be dates, got {cutoffs!r}: {error}") from None
     if len(index) == 0 or index.hasnans:
-        raise ChurnMLError(f"cutoffs must be one or more dates, got {cutoffs!r}")
+        raise InputError(f"cutoffs must be one or more dates, got {cutoffs!r}")
     if index.tz is not None:
         index = index.tz_localize(None)
     return pd.DatetimeIndex(index.normalize().unique().sort_values(), name="cutoff")

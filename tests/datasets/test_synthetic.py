@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churnml.datasets import SyntheticBank, SyntheticConfig, make_bank
+from churnml.errors import InputError
 
 N_CUSTOMERS, MONTHS, SEED = 3_000, 24, 7
 PARTIAL_DROP = 0.7
@@ -209,7 +210,7 @@ def test_oracle_grows_with_the_horizon(bank: SyntheticBank) -> None:
 def test_oracle_rejects_cutoffs_that_are_not_month_ends_of_the_window(
     bank: SyntheticBank, cutoff: str
 ) -> None:
-    with pytest.raises(ValueError, match="month-ends"):
+    with pytest.raises(InputError, match="month-ends"):
         bank.oracle_probability([cutoff])
 
 
@@ -378,7 +379,7 @@ def test_config_round_trips_through_a_dict() -> None:
     ],
 )
 def test_invalid_config_is_rejected(change: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="invalid SyntheticConfig"):
+    with pytest.raises(InputError, match="invalid SyntheticConfig"):
         dataclasses.replace(SyntheticConfig(), **change)
 
 

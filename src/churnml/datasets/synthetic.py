@@ -39,6 +39,7 @@ from churnml.datasets._synthetic_chain import (
     simulate,
 )
 from churnml.datasets._synthetic_flows import make_complaints, make_transactions
+from churnml.errors import InputError
 from churnml.tables import Tables, load_tables
 
 __all__ = ["SyntheticBank", "SyntheticConfig", "make_bank"]
@@ -188,7 +189,7 @@ class SyntheticConfig:
     def __post_init__(self) -> None:
         problems = [message for broken, message in self._rules() if broken]
         if problems:
-            raise ValueError("invalid SyntheticConfig: " + "; ".join(problems))
+            raise InputError("invalid SyntheticConfig: " + "; ".join(problems))
 
     def _rules(self) -> list[tuple[bool, str]]:
         rules = [
@@ -286,7 +287,7 @@ class SyntheticBank:
             When a cutoff is not a month-end of the window, or the horizon is not positive.
         """
         if horizon_days < 1:
-            raise ValueError(f"horizon_days must be a positive number of days, got {horizon_days}")
+            raise InputError(f"horizon_days must be a positive number of days, got {horizon_days}")
         chain = self._chain
         ids = self.truth["customer_id"].to_numpy()
         months = self._cutoff_months(cutoffs)
@@ -313,7 +314,7 @@ class SyntheticBank:
         months = ends.get_indexer(pd.DatetimeIndex(values))
         if (months < 0).any():
             bad = values[months < 0].dt.date.astype(str).head(MAX_SHOWN).tolist()
-            raise ValueError(
+            raise InputError(
                 f"cutoffs must be month-ends from {ends[0].date()} to {ends[-1].date()}; "
                 f"got {', '.join(bad)}"
             )
@@ -366,7 +367,7 @@ def make_bank(
     True
     """
     if n_customers < 1 or months < 1:
-        raise ValueError(f"need n_customers >= 1 and months >= 1, got {n_customers}, {months}")
+        raise InputError(f"need n_customers >= 1 and months >= 1, got {n_customers}, {months}")
     config = SyntheticConfig() if config is None else config
     rng = np.random.default_rng(seed)
     first = np.datetime64(pd.Timestamp(start).date(), "M")

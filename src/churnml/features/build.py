@@ -82,8 +82,15 @@ def build_features(
 
 
 def _as_output_types(part: pd.DataFrame, specs: list[FeatureSpec]) -> pd.DataFrame:
-    numeric = [spec.name for spec in specs if spec.kind == "numeric"]
-    out = part.copy()
-    if numeric:
-        out[numeric] = part[numeric].astype("float64").astype(np.float32)
+    # Convert only what is not float32 yet: at a million rows a round trip through float64
+    # costs gigabytes.
+    numeric = [
+        spec.name
+        for spec in specs
+        if spec.kind == "numeric" and part[spec.name].dtype != np.float32
+    ]
+    if not numeric:
+        return part
+    out = part.copy(deep=False)
+    out[numeric] = part[numeric].astype("float64").astype(np.float32)
     return out
