@@ -108,3 +108,23 @@ def random_bank(seed: int, n_customers: int = 25) -> dict[str, pd.DataFrame]:
 def small_bank() -> dict[str, pd.DataFrame]:
     """A fixed random bank of 25 customers with every table."""
     return random_bank(seed=7)
+
+
+@pytest.fixture(scope="session")
+def synthetic_bank():
+    """The synthetic bank of churnml.datasets, small enough for the suite."""
+    from churnml.datasets import make_bank
+
+    return make_bank(n_customers=3_000, months=24, seed=11)
+
+
+@pytest.fixture(scope="session")
+def synthetic_training(synthetic_bank):
+    """Labels joined to features at four monthly cutoffs of the synthetic bank."""
+    from churnml.features import build_features
+    from churnml.labels import label_churn
+
+    cutoffs = ["2023-03-31", "2023-05-31", "2023-07-31", "2023-09-30"]
+    labels = label_churn(synthetic_bank.tables, cutoffs=cutoffs, horizon_days=90)
+    features = build_features(synthetic_bank.tables, cutoffs=cutoffs)
+    return labels.merge(features, on=["customer_id", "cutoff"], validate="one_to_one")

@@ -18,6 +18,7 @@ from churnml.datasets.berka import (
     TRANSACTION_FILE,
     load_berka,
 )
+from churnml.features import build_features
 from churnml.tables import Tables
 
 BERKA_DIR = Path(
@@ -195,3 +196,21 @@ def test_default_is_the_bank_known_when_the_slice_ends() -> None:
     assert len(known.customers) == 1229
     assert known.observed_until == pd.Timestamp("1994-03-31")
     assert (known.accounts["open_date"] <= pd.Timestamp("1994-03-31")).all()
+
+
+def test_features_on_the_real_bank_at_several_cutoffs() -> None:
+    cutoffs = ["1993-09-30", "1993-12-31", "1994-03-31"]
+    with pytest.warns(UserWarning, match="negative running balance"):
+        known = load_berka(BERKA_DIR)
+    features = build_features(known, cutoffs=cutoffs)
+    sizes = features.groupby("cutoff").size()
+    assert sizes.index.strftime("%Y-%m-%d").tolist() == cutoffs
+    # The bank grows: more customers at every later cutoff.
+    assert sizes.is_monotonic_increasing and sizes.iloc[-1] > 1000
+    assert features["complaints__count__30d"].isna().all()  # Berka has no complaints
+    assert (features["products__open_current"] >= 1).mean() > 0.99
+    latest = features[features["cutoff"] == pd.Timestamp("1994-03-31")]
+    assert latest["trend__balance__now"].notna().mean() > 0.99
+    assert latest["flows__in_count__90d"].gt(0).mean() > 0.9
+    assert latest["flows__in_salary_share__90d"].notna().any()
+    assert latest["profile__region"].notna().all()
