@@ -25,12 +25,11 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
+from churnml.features._sql import SqlFeature
 from churnml.features.catalogue import FeatureSpec
 
 __all__ = ["CATEGORIES", "OVERDUE_DAYS", "compute", "specs"]
@@ -50,20 +49,6 @@ OVERDUE_DAYS = 30
 _UNRESOLVED = "resolved_date IS NULL"
 
 
-@dataclass(frozen=True)
-class _Feature:
-    """One feature: its name, its meaning and the SQL that computes it.
-
-    ``sql`` is an aggregate over one customer's known complaints at one cutoff (it may use
-    ``cutoff``); ``count`` features are 0, not missing, for a customer with no complaints.
-    """
-
-    name: str
-    description: str
-    sql: str
-    count: bool = True
-
-
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
     """The family's features, in column order.
 
@@ -76,7 +61,7 @@ def specs(config: FeatureConfig) -> list[FeatureSpec]:
     -------
     list of FeatureSpec
     """
-    return [FeatureSpec(f.name, FAMILY, f.description) for f in _features(config)]
+    return [f.spec(FAMILY) for f in _features(config)]
 
 
 def compute(ctx: FeatureContext) -> pd.DataFrame:
@@ -98,13 +83,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
         return pd.DataFrame(np.nan, index=ctx.population.index, columns=names)
     listed = ", ".join(f"'{c}'" for c in CATEGORIES if c != "other")
     aggregates = ",\n".join(f'{f.sql} AS "{f.name}"' for f in features)
-    # float32 is the output type; fetching it from the engine halves the memory moved.
-    selected = ",\n".join(
-        f'CAST(COALESCE(k."{f.name}", 0) AS FLOAT) AS "{f.name}"'
-        if f.count
-        else f'CAST(k."{f.name}" AS FLOAT) AS "{f.name}"'
-        for f in features
-    )
+    selected = ",\n".join(f.output_sql("k") for f in features)
     frame = ctx.sql(
         f"""
         WITH known AS (
@@ -130,12 +109,12 @@ def _within(days: int) -> str:
     return f"date > cutoff - INTERVAL {days} DAY"
 
 
-def _features(config: FeatureConfig) -> list[_Feature]:
+def _features(config: FeatureConfig) -> list[SqlFeature]:
     windows = config.complaint_windows_days
     longest = max(windows)
     recent = _within(longest)
     out = [
-        _Feature(
+        SqlFeature(
             f"complaints__count__{days}d",
             f"Number of complaints made in the last {days} days.",
             f"COUNT(*) FILTER (WHERE {_within(days)})",
@@ -143,23 +122,23 @@ def _features(config: FeatureConfig) -> list[_Feature]:
         for days in windows
     ]
     out += [
-        _Feature(
+        SqlFeature(
             "complaints__unresolved",
             "Number of complaints not yet resolved at the cutoff, however old.",
             f"COUNT(*) FILTER (WHERE {_UNRESOLVED})",
         ),
-        _Feature(
+        SqlFeature(
             "complaints__has_unresolved",
             "1 when the customer has at least one unresolved complaint, else 0.",
             f"CAST(COUNT(*) FILTER (WHERE {_UNRESOLVED}) > 0 AS INTEGER)",
         ),
-        _Feature(
+        SqlFeature(
             "complaints__days_since_last",
             "Days since the customer's most recent complaint (missing when they never complained).",
             "date_diff('day', MAX(date), cutoff)",
             count=False,
         ),
-        _Feature(
+        SqlFeature(
             f"complaints__max_severity__{longest}d",
             f"Highest severity (1 to 3, 3 the most severe) of the complaints made in the last "
             f"{longest} days (missing when none, or none has a severity).",
@@ -168,7 +147,7 @@ def _features(config: FeatureConfig) -> list[_Feature]:
         ),
     ]
     out += [
-        _Feature(
+        SqlFeature(
             f"complaints__category_{category}__{longest}d",
             f"Number of complaints about {about} in the last {longest} days.",
             f"COUNT(*) FILTER (WHERE {recent} AND category = '{category}')",
@@ -176,7 +155,7 @@ def _features(config: FeatureConfig) -> list[_Feature]:
         for category, about in CATEGORIES.items()
     ]
     out += [
-        _Feature(
+        SqlFeature(
             f"complaints__mean_days_to_resolve__{longest}d",
             f"Average days taken to resolve the complaints made in the last {longest} days "
             "that are resolved (missing when none is).",
@@ -184,7 +163,7 @@ def _features(config: FeatureConfig) -> list[_Feature]:
             f"FILTER (WHERE {recent} AND resolved_date IS NOT NULL)",
             count=False,
         ),
-        _Feature(
+        SqlFeature(
             f"complaints__unresolved_over_{OVERDUE_DAYS}d",
             f"Number of complaints still unresolved {OVERDUE_DAYS} days or more after they "
             "were made.",

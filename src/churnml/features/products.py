@@ -29,11 +29,10 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
+from churnml.features._sql import SqlFeature
 from churnml.features.catalogue import FeatureSpec
 from churnml.tables import PRODUCT_TYPES
 
@@ -61,23 +60,6 @@ _WEALTH_OPEN = f"{_OPEN} AND product_type IN ({', '.join(repr(p) for p in WEALTH
 _MATURITY = "(open_date + to_months(term_months))"
 
 
-@dataclass(frozen=True)
-class _Feature:
-    """One feature: its name, its meaning and the SQL that computes it.
-
-    ``sql`` is an aggregate over one customer's known accounts at one cutoff (it may use
-    ``cutoff``), or, when not ``aggregate``, an expression over the population row ``p``,
-    its customer ``c`` and its aggregates ``h``. ``count`` features are 0, not missing, for
-    a customer with no accounts.
-    """
-
-    name: str
-    description: str
-    sql: str
-    count: bool = True
-    aggregate: bool = True
-
-
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
     """The family's features, in column order.
 
@@ -90,7 +72,7 @@ def specs(config: FeatureConfig) -> list[FeatureSpec]:
     -------
     list of FeatureSpec
     """
-    return [FeatureSpec(f.name, FAMILY, f.description) for f in _features(config)]
+    return [f.spec(FAMILY) for f in _features(config)]
 
 
 def compute(ctx: FeatureContext) -> pd.DataFrame:
@@ -117,7 +99,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
             GROUP BY customer_id, cutoff
         )
         SELECT p.customer_id, p.cutoff,
-        {", ".join(_selected(f) for f in features)}
+        {", ".join(f.output_sql("h") for f in features)}
         FROM population p
         JOIN raw_customers c USING (customer_id)
         LEFT JOIN held h USING (customer_id, cutoff)
@@ -126,28 +108,17 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
     return ctx.align(frame)
 
 
-def _selected(feature: _Feature) -> str:
-    # float32 is the output type; fetching it from the engine halves the memory moved.
-    if not feature.aggregate:
-        value = f"COALESCE({feature.sql}, 0)" if feature.count else feature.sql
-    elif feature.count:
-        value = f'COALESCE(h."{feature.name}", 0)'
-    else:
-        value = f'h."{feature.name}"'
-    return f'CAST({value} AS FLOAT) AS "{feature.name}"'
-
-
 def _months_between(start: str, end: str) -> str:
     """SQL for the module's one month rule: whole days from start to end / DAYS_PER_MONTH."""
     return f"date_diff('day', {start}, {end}) / {DAYS_PER_MONTH}"
 
 
-def _features(config: FeatureConfig) -> list[_Feature]:
+def _features(config: FeatureConfig) -> list[SqlFeature]:
     return [
         *_holding_features(),
         *_wealth_features(),
         *_window_features(config.product_closed_windows_days),
-        _Feature(
+        SqlFeature(
             "products__months_to_next_maturity",
             "Months until the next open term product (e.g. a time deposit) matures (missing "
             "when none matures after the cutoff).",
@@ -156,14 +127,14 @@ def _features(config: FeatureConfig) -> list[_Feature]:
             ),
             count=False,
         ),
-        _Feature(
+        SqlFeature(
             "products__tenure_months",
             "Months since the customer's relationship with the bank began (join date).",
             _months_between("c.join_date", "p.cutoff"),  # from the customer file
             count=False,
             aggregate=False,
         ),
-        _Feature(
+        SqlFeature(
             "products__oldest_open_account_months",
             "Months since the oldest account still open was opened (missing when none is open).",
             _months_between(f"MIN(open_date) FILTER (WHERE {_OPEN})", "cutoff"),
@@ -172,9 +143,9 @@ def _features(config: FeatureConfig) -> list[_Feature]:
     ]
 
 
-def _holding_features() -> list[_Feature]:
+def _holding_features() -> list[SqlFeature]:
     out = [
-        _Feature(
+        SqlFeature(
             f"products__open_{product}",
             f"Number of open {product.replace('_', ' ')} accounts"
             + (" (products outside the standard list)." if product == "other" else "."),
@@ -183,7 +154,7 @@ def _holding_features() -> list[_Feature]:
         for product in PRODUCT_TYPES
     ]
     out += [
-        _Feature(
+        SqlFeature(
             "products__open_product_types",
             "Number of different product types the customer holds open (breadth of the "
             "relationship).",
@@ -191,7 +162,7 @@ def _holding_features() -> list[_Feature]:
             " + ".join(f'(h."{f.name}" > 0)::INTEGER' for f in out),
             aggregate=False,
         ),
-        _Feature(
+        SqlFeature(
             "products__open_accounts",
             "Number of open accounts of any product type.",
             f"COUNT(*) FILTER (WHERE {_OPEN})",
@@ -200,9 +171,9 @@ def _holding_features() -> list[_Feature]:
     return out
 
 
-def _wealth_features() -> list[_Feature]:
+def _wealth_features() -> list[SqlFeature]:
     out = [
-        _Feature(
+        SqlFeature(
             f"products__wealth_risk_{name}",
             f"Open wealth-management and fund holdings of risk level {level} ({name}).",
             f"COUNT(*) FILTER (WHERE {_WEALTH_OPEN} AND risk_level = {level})",
@@ -210,7 +181,7 @@ def _wealth_features() -> list[_Feature]:
         for level, name in RISK_NAMES.items()
     ]
     out += [
-        _Feature(
+        SqlFeature(
             f"products__wealth_term_{band}",
             f"Open wealth-management and fund holdings {words}.",
             f"COUNT(*) FILTER (WHERE {_WEALTH_OPEN} AND {condition})",
@@ -218,7 +189,7 @@ def _wealth_features() -> list[_Feature]:
         for band, (condition, words) in TERM_BANDS.items()
     ]
     out.append(
-        _Feature(
+        SqlFeature(
             "products__wealth_max_risk_level",
             "Highest risk level (1 conservative to 5 aggressive) among open wealth-management "
             "and fund holdings (missing when none has a risk level).",
@@ -229,9 +200,9 @@ def _wealth_features() -> list[_Feature]:
     return out
 
 
-def _window_features(windows: tuple[int, ...]) -> list[_Feature]:
+def _window_features(windows: tuple[int, ...]) -> list[SqlFeature]:
     return [
-        _Feature(
+        SqlFeature(
             f"products__{measure}__{days}d",
             f"Number of accounts {words} in the last {days} days.",
             f"COUNT(*) FILTER (WHERE {dated} > cutoff - INTERVAL {days} DAY)",
