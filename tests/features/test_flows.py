@@ -267,6 +267,12 @@ def test_partitions_of_customers_change_nothing(monkeypatch):
     pd.testing.assert_frame_equal(_flows(bank, cutoffs=cutoffs), whole)
 
 
+def test_empty_population_gives_an_empty_frame():
+    flows = _flows(_bank(), cutoffs="2019-12-31")  # before anyone joined
+    assert flows.empty
+    assert list(flows.columns) == [spec.name for spec in specs(FeatureConfig())]
+
+
 def test_without_transactions_every_flow_is_nan():
     flows = _flows(_bank(transactions=False))
     assert list(flows.columns) == [spec.name for spec in specs(FeatureConfig())]

@@ -140,8 +140,7 @@ def _create_known_views(
             """
             CREATE VIEW known_last_transaction AS
             SELECT p.customer_id, p.cutoff, t.date AS last_date
-            FROM population p ASOF LEFT JOIN
-                 (SELECT DISTINCT customer_id, date FROM raw_transactions) t
+            FROM population p ASOF LEFT JOIN raw_transactions t
               ON p.customer_id = t.customer_id AND p.cutoff >= t.date
             """
         )
