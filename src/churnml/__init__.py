@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from churnml.errors import ChurnMLError, InputError, LeakageError, SchemaError
+from churnml.errors import ChurnMLError, InputError, LeakageError, LeakageWarning, SchemaError
 from churnml.tables import Tables, load_tables
 
 __version__ = "0.1.0"
@@ -11,6 +11,7 @@ __all__ = [
     "ChurnMLError",
     "InputError",
     "LeakageError",
+    "LeakageWarning",
     "SchemaError",
     "Tables",
     "__version__",

@@ -6,7 +6,7 @@ catch one type. Schema problems are also ``ValueError`` so generic callers keep 
 
 from __future__ import annotations
 
-__all__ = ["ChurnMLError", "InputError", "LeakageError", "SchemaError"]
+__all__ = ["ChurnMLError", "InputError", "LeakageError", "LeakageWarning", "SchemaError"]
 
 
 class ChurnMLError(Exception):
@@ -48,3 +48,13 @@ class SchemaError(ChurnMLError, ValueError):
 
 class LeakageError(ChurnMLError):
     """Information from after a cutoff reached a feature, a score or an explanation."""
+
+
+class LeakageWarning(UserWarning):
+    """A feature looks like a leak: on its own it nearly decides the label or the duration.
+
+    A warning rather than an error because the feature may still be legitimate (known at
+    the cutoff, just very strong); :func:`churnml.leakage.check_leakage` names each suspect
+    so the user can drop it or confirm it. Turn it into an error with
+    ``warnings.simplefilter("error", LeakageWarning)``.
+    """

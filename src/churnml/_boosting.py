@@ -1,0 +1,157 @@
+"""What the LightGBM models share: the feature frame they see and how a booster is grown.
+
+The feature frame keeps pandas columns as they are, except text columns, which become
+pandas categories whose levels are learned at fit: a level first seen later is missing, not
+a new code, so scores never depend on who joined after training. LightGBM splits on those
+categories natively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from sklearn.utils.validation import check_array
+
+from churnml.errors import InputError
+
+__all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "grow_booster"]
+
+# Parameters of the tree learner both models share; the estimators expose each as __init__.
+BOOSTER_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 2000,
+    "learning_rate": 0.03,
+    "num_leaves": 31,
+    "max_depth": -1,
+    "min_child_samples": 50,
+    "subsample": 1.0,
+    "subsample_freq": 0,
+    "colsample_bytree": 0.5,
+    "reg_alpha": 0.0,
+    "reg_lambda": 1.0,
+    "min_split_gain": 0.0,
+    "cat_smooth": 10.0,
+}
+
+HOLDOUT = "holdout"
+
+
+@dataclass
+class FeatureFrame:
+    """Columns and text categories learned at fit, applied to every later frame."""
+
+    columns: list[str] = field(default_factory=list)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    named: bool = False
+
+    @classmethod
+    def learn(cls, X: Any) -> tuple[FeatureFrame, pd.DataFrame]:
+        """Learn from the training frame; return the frame and its model view."""
+        named = isinstance(X, pd.DataFrame)
+        frame = X if named else _numeric_frame(X)
+        if frame.shape[1] == 0:
+            raise InputError("X has no feature columns")
+        categories = {
+            str(name): sorted(map(str, frame[name].dropna().unique()))
+            for name in frame.columns
+            if not (is_numeric_dtype(frame[name]) or is_bool_dtype(frame[name]))
+        }
+        learned = cls([str(name) for name in frame.columns], categories, named)
+        return learned, learned.view(frame, table="X")
+
+    def view(self, X: Any, *, table: str = "X") -> pd.DataFrame:
+        """The model's view of ``X``: learned columns in order, categories fixed."""
+        if self.named:
+            if not isinstance(X, pd.DataFrame):
+                raise InputError(
+                    f"{table} must be a DataFrame with the columns seen at fit, got "
+                    f"{type(X).__name__}"
+                )
+            frame = X
+        else:
+            frame = _numeric_frame(X)
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing or (not self.named and frame.shape[1] != len(self.columns)):
+            shown = ", ".join(missing[:5]) if missing else f"{frame.shape[1]} columns"
+            raise InputError(
+                f"{table} lacks features the model was fitted on: {shown} "
+                f"(X has {frame.shape[1]} features, but the model expects {len(self.columns)})"
+            )
+        out = frame[self.columns].copy() if self.named else frame
+        for name, levels in self.categories.items():
+            out[name] = pd.Categorical(out[name].astype("string"), categories=levels)
+        numeric = [name for name in self.columns if name not in self.categories]
+        if numeric:
+            out[numeric] = out[numeric].astype("float32")
+        return out
+
+
+def _numeric_frame(X: Any) -> pd.DataFrame:
+    values = check_array(X, dtype="numeric", ensure_all_finite="allow-nan")
+    return pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
+
+
+def booster_params(estimator: Any, *, objective: str, metric: str) -> dict[str, Any]:
+    """LightGBM parameters from an estimator's ``get_params`` (deterministic, quiet)."""
+    p = {name: getattr(estimator, name) for name in BOOSTER_DEFAULTS}
+    return {
+        "objective": objective,
+        "metric": metric,
+        "learning_rate": p["learning_rate"],
+        "num_leaves": p["num_leaves"],
+        "max_depth": p["max_depth"],
+        "min_data_in_leaf": p["min_child_samples"],
+        "bagging_fraction": p["subsample"],
+        "bagging_freq": p["subsample_freq"],
+        "feature_fraction": p["colsample_bytree"],
+        "lambda_l1": p["reg_alpha"],
+        "lambda_l2": p["reg_lambda"],
+        "min_gain_to_split": p["min_split_gain"],
+        "cat_smooth": p["cat_smooth"],
+        "seed": estimator.random_state,
+        "num_threads": estimator.n_jobs,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbosity": -1,
+        "feature_pre_filter": False,
+    }
+
+
+def grow_booster(
+    params: dict[str, Any],
+    learn: lgb.Dataset,
+    *,
+    n_estimators: int,
+    holdout: lgb.Dataset | None,
+    early_stopping_rounds: int | None,
+    callbacks: list[Any] | None,
+) -> lgb.Booster:
+    """Grow a booster; stop early on the holdout when there is one."""
+    extra = list(callbacks or [])
+    if holdout is None:
+        return lgb.train(params, learn, num_boost_round=n_estimators, callbacks=extra)
+    if early_stopping_rounds:
+        extra.insert(0, lgb.early_stopping(early_stopping_rounds, verbose=False))
+    return lgb.train(
+        params,
+        learn,
+        num_boost_round=n_estimators,
+        valid_sets=[holdout],
+        valid_names=[HOLDOUT],
+        callbacks=extra,
+    )
+
+
+def stratified_holdout(y: np.ndarray, *, fraction: float, seed: int) -> np.ndarray:
+    """Boolean holdout mask drawing ``fraction`` of each class (at least one)."""
+    rng = np.random.default_rng(seed)
+    holdout = np.zeros(len(y), dtype=bool)
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        take = max(1, round(fraction * len(rows)))
+        holdout[rng.choice(rows, size=min(take, len(rows) - 1), replace=False)] = True
+    return holdout

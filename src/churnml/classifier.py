@@ -1,0 +1,312 @@
+"""ChurnClassifier: will this customer churn within the horizon? Calibrated LightGBM.
+
+The booster learns on the earlier cutoffs of the training rows and is stopped early and
+calibrated on the latest cutoff, at least a horizon later (``holdout_gap_days``), so the
+probabilities are tuned to a period the trees never saw: what a scoring job meets. Class
+weights only shape the trees; the calibrator learns on unweighted holdout rows, so the
+probabilities stay probabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import Tags
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from churnml._boosting import (
+    BOOSTER_DEFAULTS,
+    FeatureFrame,
+    booster_params,
+    grow_booster,
+    stratified_holdout,
+)
+from churnml.errors import InputError
+from churnml.training import row_cutoffs, temporal_holdout
+
+__all__ = ["ChurnClassifier"]
+
+Calibration = Literal["isotonic", "sigmoid"] | None
+# Fewer rows than this and the classifier neither stops early nor calibrates.
+MIN_HOLDOUT_ROWS = 20
+EPSILON = 1e-6
+
+
+class ChurnClassifier(ClassifierMixin, BaseEstimator):
+    """Calibrated LightGBM classifier of churn within a horizon.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, max_depth, min_child_samples, subsample, \
+subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smooth
+        LightGBM's tree parameters (scikit-learn names); ``n_estimators`` is the most
+        trees, early stopping picks fewer.
+    class_weight : "balanced", dict or None
+        Weights of the classes while growing trees; calibration undoes their effect on
+        the probabilities.
+    calibration : "isotonic", "sigmoid" or None, default "sigmoid"
+        Calibrator fitted on the holdout: isotonic regression, Platt scaling of the
+        booster's log-odds, or none.
+    early_stopping_rounds : int or None, default 100
+        Stop when the holdout metric has not improved for this many trees.
+    metric : str, default "binary_logloss"
+        LightGBM metric watched on the holdout (``"auc"`` when tuning for AUC).
+    holdout_gap_days : int, default 90
+        When ``X`` is indexed by cutoff, the holdout is the latest cutoff and the trees
+        learn on cutoffs at least this many days earlier: set it to the horizon.
+    holdout_fraction : float, default 0.2
+        For rows without cutoffs (a flat table), a stratified random holdout of this size.
+    random_state : int, default 0
+    n_jobs : int, default 1
+        LightGBM threads; results do not depend on it.
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+    best_iteration_ : int
+    calibrator_ : fitted calibrator or None
+    holdout_ : str
+        How the holdout was chosen, for the review pack.
+    classes_, n_features_in_, feature_names_in_
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
+    >>> model = ChurnClassifier(n_estimators=50).fit(X, y)
+    >>> model.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = BOOSTER_DEFAULTS["n_estimators"],
+        learning_rate: float = BOOSTER_DEFAULTS["learning_rate"],
+        num_leaves: int = BOOSTER_DEFAULTS["num_leaves"],
+        max_depth: int = BOOSTER_DEFAULTS["max_depth"],
+        min_child_samples: int = BOOSTER_DEFAULTS["min_child_samples"],
+        subsample: float = BOOSTER_DEFAULTS["subsample"],
+        subsample_freq: int = BOOSTER_DEFAULTS["subsample_freq"],
+        colsample_bytree: float = BOOSTER_DEFAULTS["colsample_bytree"],
+        reg_alpha: float = BOOSTER_DEFAULTS["reg_alpha"],
+        reg_lambda: float = BOOSTER_DEFAULTS["reg_lambda"],
+        min_split_gain: float = BOOSTER_DEFAULTS["min_split_gain"],
+        cat_smooth: float = BOOSTER_DEFAULTS["cat_smooth"],
+        class_weight: str | dict[Any, float] | None = None,
+        calibration: Calibration = "sigmoid",
+        early_stopping_rounds: int | None = 100,
+        metric: str = "binary_logloss",
+        holdout_gap_days: int = 90,
+        holdout_fraction: float = 0.2,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.min_split_gain = min_split_gain
+        self.cat_smooth = cat_smooth
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.early_stopping_rounds = early_stopping_rounds
+        self.metric = metric
+        self.holdout_gap_days = holdout_gap_days
+        self.holdout_fraction = holdout_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        X_holdout: Any = None,
+        y_holdout: Any = None,
+        callbacks: list[Any] | None = None,
+    ) -> ChurnClassifier:
+        """Grow the trees on the earlier rows; stop early and calibrate on the holdout.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Features; indexed by ``(customer_id, cutoff)`` for a temporal holdout.
+        y : array-like of shape (n_rows,)
+            Two classes; the larger (``True``, 1) is churn.
+        X_holdout, y_holdout : optional
+            An explicit holdout (e.g. a later cutoff) instead of the automatic one.
+        callbacks : list, optional
+            Extra LightGBM callbacks, e.g. Optuna's pruning callback; the holdout's
+            validation set is named ``"holdout"``.
+
+        Returns
+        -------
+        ChurnClassifier
+        """
+        self._check_parameters()
+        frame, learned = FeatureFrame.learn(X)
+        target = self._encode_target(y, len(learned))
+        learn, holdout = self._holdout_masks(X, target, X_holdout)
+        if X_holdout is not None:
+            learn_X, learn_y = learned, target
+            hold_X = frame.view(X_holdout, table="X_holdout")
+            hold_y = self._encode_known(y_holdout, len(hold_X))
+        else:
+            learn_X, learn_y = learned.loc[learn], target[learn]
+            hold_X, hold_y = learned.loc[holdout], target[holdout]
+        self.booster_ = self._grow(learn_X, learn_y, hold_X, hold_y, callbacks)
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
+        self.calibrator_ = self._calibrate(hold_X, hold_y)
+        self.frame_ = frame
+        self.n_features_in_ = len(frame.columns)
+        if frame.named:
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated probabilities, columns ordered like ``classes_`` (churn second)."""
+        churn = self._calibrated(self.decision_function(X))
+        return np.column_stack([1.0 - churn, churn])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more likely class."""
+        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The booster's log-odds of churn, before calibration."""
+        check_is_fitted(self, "booster_")
+        view = self.frame_.view(X)
+        raw = self.booster_.predict(view, num_iteration=self.best_iteration_, raw_score=True)
+        return np.asarray(raw, dtype="float64")
+
+    # -- fitting steps ---------------------------------------------------------------
+
+    def _check_parameters(self) -> None:
+        if self.calibration not in ("isotonic", "sigmoid", None):
+            raise InputError(
+                f"calibration must be 'isotonic', 'sigmoid' or None, got {self.calibration!r}"
+            )
+        if not 0 < self.holdout_fraction < 1:
+            raise InputError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+        if self.n_estimators < 1:
+            raise InputError(f"n_estimators must be at least 1, got {self.n_estimators}")
+
+    def _encode_target(self, y: Any, n_rows: int) -> np.ndarray:
+        values = np.asarray(y)
+        if values.ndim != 1 or len(values) != n_rows:
+            raise InputError(f"y must be one label per row of X ({n_rows}), got {values.shape}")
+        check_classification_targets(values)
+        self.classes_ = np.unique(values)
+        if len(self.classes_) != 2:
+            raise InputError(
+                f"ChurnClassifier needs exactly two classes in y (churned or not), got "
+                f"{len(self.classes_)}: {self.classes_[:5].tolist()}"
+            )
+        return (values == self.classes_[1]).astype("float64")
+
+    def _encode_known(self, y: Any, n_rows: int) -> np.ndarray:
+        values = np.asarray(y)
+        if values.ndim != 1 or len(values) != n_rows:
+            raise InputError(f"y_holdout must be one label per row of X_holdout ({n_rows})")
+        unknown = ~np.isin(values, self.classes_)
+        if unknown.any():
+            raise InputError(f"y_holdout has classes unseen in y: {values[unknown][:5]}")
+        return (values == self.classes_[1]).astype("float64")
+
+    def _holdout_masks(
+        self, X: Any, target: np.ndarray, X_holdout: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        everything = np.ones(len(target), dtype=bool)
+        if X_holdout is not None:
+            self.holdout_ = "given: X_holdout"
+            return everything, ~everything
+        if _has_cutoffs(X):
+            cutoffs = row_cutoffs(X)
+            learn, holdout = temporal_holdout(cutoffs, gap_days=self.holdout_gap_days)
+            if learn.any() and _usable(target[holdout]):
+                self.holdout_ = (
+                    f"cutoff {cutoffs.max().date()}, learning on cutoffs up to "
+                    f"{cutoffs[learn].max().date()}"
+                )
+                return learn, holdout
+        if len(target) >= 2 * MIN_HOLDOUT_ROWS:
+            holdout = stratified_holdout(
+                target, fraction=self.holdout_fraction, seed=self.random_state
+            )
+            if _usable(target[holdout]):
+                self.holdout_ = f"random stratified {self.holdout_fraction:.0%} of rows"
+                return ~holdout, holdout
+        self.holdout_ = "none: too few rows; no early stopping, no calibration"
+        return everything, ~everything
+
+    def _grow(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        hold_X: pd.DataFrame,
+        hold_y: np.ndarray,
+        callbacks: list[Any] | None,
+    ) -> lgb.Booster:
+        weight = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
+        learn = lgb.Dataset(X, y, weight=weight, free_raw_data=True)
+        holdout = lgb.Dataset(hold_X, hold_y, reference=learn) if len(hold_y) else None
+        params = booster_params(self, objective="binary", metric=self.metric)
+        return grow_booster(
+            params,
+            learn,
+            n_estimators=self.n_estimators,
+            holdout=holdout,
+            early_stopping_rounds=self.early_stopping_rounds,
+            callbacks=callbacks,
+        )
+
+    def _calibrate(self, X: pd.DataFrame, y: np.ndarray) -> Any:
+        if self.calibration is None or not _usable(y):
+            return None
+        raw = np.asarray(
+            self.booster_.predict(X, num_iteration=self.best_iteration_, raw_score=True)
+        )
+        if self.calibration == "isotonic":
+            isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            return isotonic.fit(raw, y)
+        return LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        calibrator = self.calibrator_
+        if calibrator is None:
+            churn = 1.0 / (1.0 + np.exp(-raw))
+        elif isinstance(calibrator, IsotonicRegression):
+            churn = calibrator.predict(raw)
+        else:
+            churn = calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
+        return np.clip(np.asarray(churn, dtype="float64"), 0.0, 1.0)
+
+
+def _has_cutoffs(X: Any) -> bool:
+    return isinstance(X, pd.DataFrame) and "cutoff" in X.index.names
+
+
+def _usable(y: np.ndarray) -> bool:
+    """A holdout can steer early stopping and calibration: enough rows, both classes."""
+    return len(y) >= MIN_HOLDOUT_ROWS and 0 < y.sum() < len(y)

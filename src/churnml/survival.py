@@ -1,0 +1,332 @@
+"""ChurnSurvivalModel: when will this customer churn? A discrete-time hazard on LightGBM.
+
+LightGBM has no survival objective, so the model learns the monthly hazard instead: every
+training row becomes one row per month it was followed ("person-period" rows), with the
+month since the cutoff as a feature and churn in that month as a binary target. A row
+followed for ``d`` days contributes ``floor(d / period)`` survived months, plus the month of
+churn if it churned. The survival curve is the product of one minus the hazards,
+``S(k) = prod_{j <= k} (1 - h_j)``, so it starts at 1 and never rises; between whole months
+it is linear (churn spread evenly over the month), and beyond ``max_months`` the last
+month's hazard carries on.
+
+When ``X`` is indexed by ``(customer_id, cutoff)``, the early-stopping holdout is the latest
+cutoff and the learning rows' follow-up is cut at that cutoff, so the trees never see what
+happened after it; durations are then in days (``period`` = days per month).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from churnml._boosting import (
+    BOOSTER_DEFAULTS,
+    FeatureFrame,
+    booster_params,
+    grow_booster,
+    stratified_holdout,
+)
+from churnml.errors import InputError
+from churnml.training import row_cutoffs, temporal_holdout
+
+__all__ = ["DAYS_PER_MONTH", "ChurnSurvivalModel"]
+
+DAYS_PER_MONTH = 365.25 / 12
+MONTH_FEATURE = "survival__month"
+MIN_HOLDOUT_ROWS = 20
+
+
+class ChurnSurvivalModel(BaseEstimator):
+    """Time to churn from a monthly hazard learned by LightGBM.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, max_depth, min_child_samples, subsample, \
+subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smooth
+        LightGBM's tree parameters, as in :class:`~churnml.classifier.ChurnClassifier`.
+    period : float, default 365.25 / 12
+        One month in the target's duration units (days for bank training sets; use 1 for
+        a duration already in months, 1/12 for years).
+    max_months : int, default 24
+        Months of hazard learned; follow-up beyond is censored there.
+    horizon_months : float, default 12
+        Horizon of the restricted mean (``predict_expected_months``) and of ``predict``.
+    early_stopping_rounds : int or None, default 100
+    metric : str, default "binary_logloss"
+        LightGBM metric on the holdout's person-month rows (``"auc"`` when tuning for the
+        C-index).
+    holdout_gap_days : int, default 90
+        With cutoffs in the index: the holdout is the latest cutoff and learning rows are
+        at least this many days earlier, their follow-up cut at the latest cutoff.
+    holdout_fraction : float, default 0.2
+        Without cutoffs: a random holdout of this share of rows, stratified by event.
+    random_state : int, default 0
+    n_jobs : int, default 1
+
+    Examples
+    --------
+    >>> from churnml.training import survival_target
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"risk": rng.normal(size=600)})
+    >>> months = rng.exponential(12 / np.exp(X["risk"]))
+    >>> y = survival_target(months < 18, np.minimum(months, 18))
+    >>> model = ChurnSurvivalModel(period=1.0, n_estimators=50).fit(X, y)
+    >>> curves = model.predict_survival_function(X.head(2), months=[1, 6, 12])
+    >>> bool((curves.diff(axis=1).iloc[:, 1:] <= 0).all().all())
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = BOOSTER_DEFAULTS["n_estimators"],
+        learning_rate: float = BOOSTER_DEFAULTS["learning_rate"],
+        num_leaves: int = BOOSTER_DEFAULTS["num_leaves"],
+        max_depth: int = BOOSTER_DEFAULTS["max_depth"],
+        min_child_samples: int = BOOSTER_DEFAULTS["min_child_samples"],
+        subsample: float = BOOSTER_DEFAULTS["subsample"],
+        subsample_freq: int = BOOSTER_DEFAULTS["subsample_freq"],
+        colsample_bytree: float = BOOSTER_DEFAULTS["colsample_bytree"],
+        reg_alpha: float = BOOSTER_DEFAULTS["reg_alpha"],
+        reg_lambda: float = BOOSTER_DEFAULTS["reg_lambda"],
+        min_split_gain: float = BOOSTER_DEFAULTS["min_split_gain"],
+        cat_smooth: float = BOOSTER_DEFAULTS["cat_smooth"],
+        period: float = DAYS_PER_MONTH,
+        max_months: int = 24,
+        horizon_months: float = 12.0,
+        early_stopping_rounds: int | None = 100,
+        metric: str = "binary_logloss",
+        holdout_gap_days: int = 90,
+        holdout_fraction: float = 0.2,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.min_split_gain = min_split_gain
+        self.cat_smooth = cat_smooth
+        self.period = period
+        self.max_months = max_months
+        self.horizon_months = horizon_months
+        self.early_stopping_rounds = early_stopping_rounds
+        self.metric = metric
+        self.holdout_gap_days = holdout_gap_days
+        self.holdout_fraction = holdout_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        X_holdout: Any = None,
+        y_holdout: Any = None,
+        callbacks: list[Any] | None = None,
+    ) -> ChurnSurvivalModel:
+        """Learn the monthly hazard from person-month rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+        y : structured array with fields ``event`` (bool) and ``duration``
+            As :func:`~churnml.training.survival_target` makes it.
+        X_holdout, y_holdout : optional
+            An explicit early-stopping holdout instead of the automatic one.
+        callbacks : list, optional
+            Extra LightGBM callbacks (the holdout is named ``"holdout"``).
+
+        Returns
+        -------
+        ChurnSurvivalModel
+        """
+        self._check_parameters()
+        frame, view = FeatureFrame.learn(X)
+        event, duration = _survival_arrays(y, len(view), "y")
+        if X_holdout is not None:
+            hold_view = frame.view(X_holdout, table="X_holdout")
+            hold_event, hold_duration = _survival_arrays(y_holdout, len(hold_view), "y_holdout")
+            learn_rows = (view, event, duration)
+            hold_rows = (hold_view, hold_event, hold_duration)
+            self.holdout_ = "given: X_holdout"
+        else:
+            learn_rows, hold_rows = self._split(X, view, event, duration)
+        learn = self._person_months(*learn_rows)
+        holdout = self._person_months(*hold_rows) if len(hold_rows[0]) else None
+        params = booster_params(self, objective="binary", metric=self.metric)
+        self.booster_ = grow_booster(
+            params,
+            learn,
+            n_estimators=self.n_estimators,
+            holdout=holdout,
+            early_stopping_rounds=self.early_stopping_rounds,
+            callbacks=callbacks,
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
+        self.frame_ = frame
+        self.n_features_in_ = len(frame.columns)
+        if frame.named:
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        return self
+
+    def predict_hazard(self, X: Any, months: int) -> pd.DataFrame:
+        """Monthly hazards ``h_1 .. h_months``: P(churn in month k | no churn before)."""
+        check_is_fitted(self, "booster_")
+        view = self.frame_.view(X)
+        view = pd.concat(
+            [view, pd.DataFrame({MONTH_FEATURE: np.float32(0)}, index=view.index)], axis=1
+        )
+        learned = min(int(months), self.max_months)
+        hazards = np.empty((len(view), int(months)), dtype="float64")
+        for month in range(1, learned + 1):
+            view[MONTH_FEATURE] = np.float32(month)
+            hazards[:, month - 1] = self.booster_.predict(view, num_iteration=self.best_iteration_)
+        if months > learned:
+            hazards[:, learned:] = hazards[:, [learned - 1]]
+        return pd.DataFrame(hazards, index=_index_of(X), columns=range(1, int(months) + 1))
+
+    def predict_survival_function(self, X: Any, months: Any) -> pd.DataFrame:
+        """P(still a customer ``m`` months after the cutoff), one column per ``m``.
+
+        Parameters
+        ----------
+        X : DataFrame or array
+        months : float or sequence of float
+            Months after the cutoff (fractions allowed, e.g. ``90 / DAYS_PER_MONTH``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``X``; values in [0, 1], never rising along the columns.
+        """
+        wanted = np.atleast_1d(np.asarray(months, dtype="float64"))
+        if wanted.size == 0 or np.isnan(wanted).any() or (wanted < 0).any():
+            raise InputError(f"months must be one or more non-negative numbers, got {months!r}")
+        grid = self._grid_survival(X, int(np.ceil(wanted.max())))
+        values = np.stack([_interpolate(grid, m) for m in wanted], axis=1)
+        return pd.DataFrame(values, index=_index_of(X), columns=pd.Index(wanted, name="month"))
+
+    def predict_expected_months(self, X: Any, horizon_months: float | None = None) -> pd.Series:
+        """Restricted mean months as a customer within ``horizon_months`` of the cutoff."""
+        horizon = float(self.horizon_months if horizon_months is None else horizon_months)
+        if not horizon > 0:
+            raise InputError(f"horizon_months must be positive, got {horizon}")
+        whole = int(np.floor(horizon))
+        grid = self._grid_survival(X, int(np.ceil(horizon)))
+        area = (grid[:, :whole] + grid[:, 1 : whole + 1]).sum(axis=1) / 2.0
+        rest = horizon - whole
+        if rest > 0:
+            end = _interpolate(grid, horizon)
+            area += rest * (grid[:, whole] + end) / 2.0
+        return pd.Series(area, index=_index_of(X), name="expected_months")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Risk score, higher = sooner churn: months lost within ``horizon_months``."""
+        expected = self.predict_expected_months(X)
+        return np.asarray(float(self.horizon_months) - expected.to_numpy())
+
+    # -- fitting steps ---------------------------------------------------------------
+
+    def _check_parameters(self) -> None:
+        if not self.period > 0 or self.max_months < 1 or not self.horizon_months > 0:
+            raise InputError(
+                "period and horizon_months must be positive and max_months at least 1; got "
+                f"{self.period}, {self.horizon_months}, {self.max_months}"
+            )
+        if not 0 < self.holdout_fraction < 1:
+            raise InputError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+
+    def _split(
+        self, X: Any, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        if isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
+            cutoffs = row_cutoffs(X)
+            learn, hold = temporal_holdout(cutoffs, gap_days=self.holdout_gap_days)
+            if learn.any() and hold.sum() >= MIN_HOLDOUT_ROWS:
+                # Learning rows may only know what was known at the holdout's cutoff.
+                known = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
+                cut_event = event[learn] & (duration[learn] <= known)
+                cut_duration = np.minimum(duration[learn], known)
+                self.holdout_ = f"cutoff {cutoffs.max().date()}, follow-up cut there"
+                return (
+                    (view.loc[learn], cut_event, cut_duration),
+                    (view.loc[hold], event[hold], duration[hold]),
+                )
+        if len(event) >= 2 * MIN_HOLDOUT_ROWS:
+            hold = stratified_holdout(event, fraction=self.holdout_fraction, seed=self.random_state)
+            self.holdout_ = f"random stratified {self.holdout_fraction:.0%} of rows"
+            return (
+                (view.loc[~hold], event[~hold], duration[~hold]),
+                (view.loc[hold], event[hold], duration[hold]),
+            )
+        self.holdout_ = "none: too few rows; no early stopping"
+        return (view, event, duration), (view.iloc[:0], event[:0], duration[:0])
+
+    def _person_months(
+        self, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
+    ) -> lgb.Dataset:
+        months = duration / self.period
+        churn_month = np.maximum(1, np.ceil(months - 1e-9)).astype("int64")
+        churned = event & (churn_month <= self.max_months)
+        survived = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months)
+        # Churners: the months before the month of churn, then that month with target 1.
+        count = np.where(churned, churn_month, survived)
+        rows = np.repeat(np.arange(len(view)), count)
+        starts = np.repeat(np.cumsum(count) - count, count)
+        month = np.arange(len(rows)) - starts + 1
+        target = (month == count[rows]) & churned[rows]
+        expanded = view.iloc[rows].reset_index(drop=True)
+        expanded[MONTH_FEATURE] = month.astype("float32")
+        return lgb.Dataset(expanded, target.astype("float64"), free_raw_data=True)
+
+    def _grid_survival(self, X: Any, months: int) -> np.ndarray:
+        """Survival at whole months 0..months, shape (n_rows, months + 1)."""
+        hazards = self.predict_hazard(X, max(months, 1)).to_numpy()
+        survival = np.cumprod(1.0 - np.clip(hazards, 0.0, 1.0), axis=1)
+        return np.hstack([np.ones((len(survival), 1)), survival])
+
+
+def _survival_arrays(y: Any, n_rows: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    fields: tuple[str, ...] = tuple(getattr(getattr(y, "dtype", None), "names", None) or ())
+    if len(fields) != 2:
+        raise InputError(
+            f"{name} must be a structured array of (event, duration), as "
+            "churnml.training.survival_target makes it"
+        )
+    event = np.asarray(y[fields[0]]).astype(bool)
+    duration = np.asarray(y[fields[1]], dtype="float64")
+    if len(event) != n_rows:
+        raise InputError(f"{name} has {len(event)} rows but X has {n_rows}")
+    bad = np.isnan(duration) | (duration < 0)
+    if bad.any():
+        raise InputError(
+            f"{name}: {int(bad.sum())} durations are missing or negative, e.g. rows "
+            f"{np.flatnonzero(bad)[:5].tolist()}"
+        )
+    return event, duration
+
+
+def _interpolate(grid: np.ndarray, month: float) -> np.ndarray:
+    """Survival at a fractional month, linear between whole months."""
+    low = int(np.floor(month))
+    if low >= grid.shape[1] - 1:
+        return grid[:, -1]
+    weight = month - low
+    return (1.0 - weight) * grid[:, low] + weight * grid[:, low + 1]
+
+
+def _index_of(X: Any) -> pd.Index:
+    return X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(X))

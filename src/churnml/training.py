@@ -1,0 +1,473 @@
+"""Training sets and honest validation: the seam between the data layer and the models.
+
+A :class:`TrainingSet` is one table keyed by ``(customer_id, cutoff)``: the features known
+at each cutoff (``X``) and the labels of what happened after it (``labels``). From it come
+the classifier's target (churn within the horizon, on rows whose horizon was followed up)
+and the survival target (scikit-survival's structured array of ``event`` and ``duration``
+in days, on every row with any follow-up).
+
+:class:`TemporalSplitter` validates on cutoffs later than every training cutoff, with a gap
+of at least the horizon, so no training label sees the validation period; within a fold,
+the validation customers are kept out of training altogether.
+
+Flat tables (one row per customer, a label and optionally a duration such as tenure) enter
+through :meth:`TrainingSet.from_frame` and train the same models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
+from sksurv.util import Surv
+
+from churnml.errors import InputError, SchemaError
+from churnml.features import build_features
+from churnml.features._engine import FeatureConfig
+from churnml.labels import ChurnDefinition, label_churn
+from churnml.leakage import check_leakage
+from churnml.schemas import example_rows
+from churnml.tables import TableSource, load_tables
+from churnml.timeline import as_cutoffs
+
+__all__ = [
+    "KEY",
+    "TemporalSplitter",
+    "TrainingSet",
+    "row_cutoffs",
+    "survival_target",
+    "temporal_holdout",
+    "training_set",
+]
+
+KEY = ["customer_id", "cutoff"]
+FLAT_TABLE = "training table"
+
+
+def survival_target(event: Any, duration: Any) -> np.ndarray:
+    """scikit-survival's structured target: fields ``event`` (bool) and ``duration``.
+
+    Examples
+    --------
+    >>> y = survival_target([True, False], [30, 365])
+    >>> y.dtype.names, y["duration"].tolist()
+    (('event', 'duration'), [30.0, 365.0])
+    """
+    return Surv.from_arrays(
+        np.asarray(event, dtype=bool),
+        np.asarray(duration, dtype="float64"),
+        name_event="event",
+        name_time="duration",
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSet:
+    """Features and labels of the same rows, ready for the models.
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        Features, indexed by ``(customer_id, cutoff)`` for bank tables or by the flat
+        table's id; numeric columns and text (category) columns.
+    labels : pandas.DataFrame
+        Indexed like ``X``: ``event`` (churn within the horizon), ``observed`` (churn ever
+        seen), ``duration`` (days to churn or end of follow-up), ``horizon_observed`` (the
+        horizon label is known); bank training sets carry every column of
+        :func:`~churnml.labels.label_churn` besides.
+    horizon_days : int or None
+        The classifier's horizon; None for a flat table, whose label has none.
+    """
+
+    X: pd.DataFrame
+    labels: pd.DataFrame
+    horizon_days: int | None
+
+    def classification(self) -> tuple[pd.DataFrame, pd.Series]:
+        """``(X, y)`` on rows whose horizon was followed up, ``y`` = churn within it."""
+        known = self.labels["horizon_observed"].to_numpy(dtype=bool)
+        return self.X.loc[known], self.labels.loc[known, "event"].astype(bool)
+
+    def survival(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """``(X, y)`` on rows with any follow-up; ``y`` as :func:`survival_target`."""
+        followed = self.labels["duration"].to_numpy() > 0
+        rows = self.labels.loc[followed]
+        return self.X.loc[followed], survival_target(rows["observed"], rows["duration"])
+
+    @property
+    def cutoffs(self) -> pd.DatetimeIndex:
+        """The cutoffs of the rows, sorted; empty for a flat table."""
+        if "cutoff" not in self.X.index.names:
+            return pd.DatetimeIndex([], name="cutoff")
+        return as_cutoffs(self.X.index.unique("cutoff")) if len(self.X) else pd.DatetimeIndex([])
+
+    def at(self, cutoffs: Any) -> TrainingSet:
+        """The rows at the given cutoffs."""
+        wanted = as_cutoffs(cutoffs)
+        rows = row_cutoffs(self.X).isin(wanted)
+        return TrainingSet(self.X.loc[rows], self.labels.loc[rows], self.horizon_days)
+
+    def until(self, cutoff: Any) -> TrainingSet:
+        """The training set as it was known at ``cutoff``.
+
+        Rows whose horizon ends on or before ``cutoff`` (so their horizon label is known
+        then), with the survival follow-up cut at ``cutoff``: churn after it is not yet
+        seen. Learn from this, validate on ``cutoff``, and nothing from the validation
+        period reaches the model.
+
+        Examples
+        --------
+        >>> index = pd.MultiIndex.from_tuples(
+        ...     [(1, pd.Timestamp("2024-01-31")), (1, pd.Timestamp("2024-06-30"))],
+        ...     names=KEY,
+        ... )
+        >>> labels = pd.DataFrame(
+        ...     {"event": False, "observed": True, "duration": [200.0, 50.0],
+        ...      "horizon_observed": True},
+        ...     index=index,
+        ... )
+        >>> data = TrainingSet(pd.DataFrame({"x": [1.0, 2.0]}, index=index), labels, 90)
+        >>> known = data.until("2024-06-30").labels
+        >>> known[["observed", "duration"]].values.tolist()
+        [[False, 151.0]]
+        """
+        if self.horizon_days is None:
+            raise InputError("until() needs cutoffs and a horizon; a flat table has neither")
+        end = as_cutoffs(cutoff)[0]
+        cutoffs = row_cutoffs(self.X)
+        rows = np.asarray(cutoffs <= end - pd.Timedelta(days=self.horizon_days))
+        labels = self.labels.loc[rows].copy()
+        known = np.asarray((end - cutoffs[rows]).days, dtype="float64")
+        duration = labels["duration"].to_numpy(dtype="float64")
+        labels["observed"] = labels["observed"].to_numpy(dtype=bool) & (duration <= known)
+        labels["duration"] = np.minimum(duration, known)
+        return TrainingSet(self.X.loc[rows], labels, self.horizon_days)
+
+    def folds(self, splitter: TemporalSplitter) -> Iterator[tuple[TrainingSet, TrainingSet]]:
+        """``(learn, validate)`` training sets of each fold of ``splitter``.
+
+        The learning side is cut as :meth:`until` the fold's first validation cutoff, so
+        survival targets are honest too (sklearn's ``cross_validate`` would pass the full
+        follow-up of the training rows).
+        """
+        for learn, valid in splitter.split(self.X):
+            first = row_cutoffs(self.X.iloc[valid]).min()
+            part = TrainingSet(self.X.iloc[learn], self.labels.iloc[learn], self.horizon_days)
+            yield (
+                part.until(first) if self.horizon_days is not None else part,
+                TrainingSet(self.X.iloc[valid], self.labels.iloc[valid], self.horizon_days),
+            )
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        label: str,
+        duration: str | None = None,
+        id_column: str | None = None,
+        drop: Sequence[str] = (),
+        check: bool = True,
+    ) -> TrainingSet:
+        """A training set from a flat table: one row per customer, features and a label.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Features, the label and optionally a duration and an id.
+        label : str
+            Binary label column (1 / True = churned).
+        duration : str, optional
+            Time to churn for churners and follow-up time for the others (e.g. tenure);
+            gives the survival target. Without it ``survival()`` has nothing to learn.
+        id_column : str, optional
+            Customer id; becomes the index.
+        drop : sequence of str
+            Columns that are not features (row numbers, names).
+        check : bool, default True
+            Run :func:`~churnml.leakage.check_leakage` and warn about leaking features.
+
+        Examples
+        --------
+        >>> frame = pd.DataFrame(
+        ...     {"id": [1, 2, 3, 4], "age": [30, 41, 52, 63], "left": [0, 1, 0, 1],
+        ...      "tenure": [5, 2, 7, 1]}
+        ... )
+        >>> data = TrainingSet.from_frame(frame, label="left", duration="tenure", id_column="id")
+        >>> X, y = data.classification()
+        >>> X.columns.tolist(), y.tolist()
+        (['age'], [False, True, False, True])
+        """
+        named = [label, *([duration] if duration else []), *([id_column] if id_column else [])]
+        missing = [name for name in [*named, *drop] if name not in frame.columns]
+        if missing:
+            raise SchemaError(
+                FLAT_TABLE, missing[0], f"no such column; columns are {list(frame.columns)}"
+            )
+        event = _binary_label(frame, label)
+        durations = _flat_duration(frame, duration)
+        features = frame.drop(columns=[*named, *drop])
+        if id_column:
+            features.index = pd.Index(frame[id_column].to_numpy(), name=id_column)
+        labels = pd.DataFrame(
+            {
+                "event": event,
+                "observed": event,
+                "duration": durations,
+                "horizon_observed": True,
+            },
+            index=features.index,
+        )
+        if check:
+            check_leakage(features, event, duration=None if duration is None else durations)
+        return cls(features, labels, None)
+
+
+def training_set(
+    tables: TableSource,
+    *,
+    cutoffs: Any,
+    horizon_days: int = 90,
+    definition: ChurnDefinition | None = None,
+    config: FeatureConfig | None = None,
+    check: bool = True,
+) -> TrainingSet:
+    """Features and labels of every customer in the population at each cutoff.
+
+    Parameters
+    ----------
+    tables : Tables, mapping or path
+        The bank's tables.
+    cutoffs : date-like or list of date-like
+        Cutoffs, e.g. month-ends (:func:`~churnml.timeline.month_end_cutoffs`).
+    horizon_days : int, default 90
+        The classifier's label is churn in ``(cutoff, cutoff + horizon_days]``.
+    definition : ChurnDefinition, optional
+        Which churn counts; decides both the population and the labels.
+    config : FeatureConfig, optional
+        Feature windows and thresholds.
+    check : bool, default True
+        Run :func:`~churnml.leakage.check_leakage` on the classification rows.
+
+    Returns
+    -------
+    TrainingSet
+
+    Examples
+    --------
+    >>> from churnml.datasets import make_bank
+    >>> bank = make_bank(n_customers=200, months=18, seed=1)
+    >>> data = training_set(bank.tables, cutoffs=["2022-09-30", "2022-12-31"], check=False)
+    >>> data.X.index.names, data.horizon_days
+    (FrozenList(['customer_id', 'cutoff']), 90)
+    """
+    tables = load_tables(tables)
+    cutoffs = as_cutoffs(cutoffs)
+    labels = label_churn(tables, cutoffs=cutoffs, horizon_days=horizon_days, definition=definition)
+    features = build_features(tables, cutoffs=cutoffs, definition=definition, config=config)
+    if not labels[KEY].equals(features[KEY]):
+        raise RuntimeError("labels and features disagree on the population; please report")
+    index = pd.MultiIndex.from_frame(features[KEY])
+    X = features.drop(columns=KEY).set_axis(index)
+    labels = labels.drop(columns=KEY).set_axis(index)
+    labels["duration"] = labels["duration_days"].astype("float64")
+    data = TrainingSet(X, labels, horizon_days)
+    if check:
+        X_known, y_known = data.classification()
+        if y_known.nunique() == 2:
+            check_leakage(X_known, y_known.to_numpy())
+    return data
+
+
+def _binary_label(frame: pd.DataFrame, label: str) -> np.ndarray:
+    values = frame[label]
+    valid = values.isin([0, 1, True, False]) & values.notna()
+    if not valid.all():
+        raise SchemaError(
+            FLAT_TABLE,
+            label,
+            f"{int((~valid).sum())} rows have a label that is not 0/1 or True/False",
+            example_rows(frame, ~valid),
+        )
+    return values.astype(bool).to_numpy()
+
+
+def _flat_duration(frame: pd.DataFrame, duration: str | None) -> np.ndarray:
+    if duration is None:
+        return np.full(len(frame), np.nan)
+    values = pd.to_numeric(frame[duration], errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.any():
+        raise SchemaError(
+            FLAT_TABLE,
+            duration,
+            f"{int(bad.sum())} rows have a duration that is missing, not a number or negative",
+            example_rows(frame, bad),
+        )
+    return values.to_numpy(dtype="float64")
+
+
+def row_cutoffs(X: Any, groups: Any = None) -> pd.DatetimeIndex:
+    """Each row's cutoff: ``groups`` if given, else the ``cutoff`` index level or column."""
+    if groups is not None:
+        return pd.DatetimeIndex(pd.to_datetime(np.asarray(groups)))
+    if isinstance(X, pd.DataFrame | pd.Series):
+        if "cutoff" in X.index.names:
+            return pd.DatetimeIndex(X.index.get_level_values("cutoff"))
+        if isinstance(X, pd.DataFrame) and "cutoff" in X.columns:
+            return pd.DatetimeIndex(X["cutoff"])
+    raise InputError(
+        "temporal validation needs each row's cutoff: index X by (customer_id, cutoff) "
+        "as training_set does, or pass the cutoffs as groups"
+    )
+
+
+def _row_customers(X: Any) -> np.ndarray:
+    if isinstance(X, pd.DataFrame | pd.Series):
+        if "customer_id" in X.index.names:
+            return X.index.get_level_values("customer_id").to_numpy()
+        if isinstance(X, pd.DataFrame) and "customer_id" in X.columns:
+            return X["customer_id"].to_numpy()
+    return np.arange(len(X))
+
+
+def temporal_holdout(cutoffs: pd.DatetimeIndex, *, gap_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ``(learn, holdout)``: holdout = the latest cutoff, learn = cutoffs before it.
+
+    Learning rows are those at least ``gap_days`` before the latest cutoff, so their labels
+    end before the holdout's period starts. Both masks are empty-safe: the caller checks.
+
+    Examples
+    --------
+    >>> cutoffs = pd.DatetimeIndex(["2024-01-31", "2024-03-31", "2024-04-30", "2024-06-30"])
+    >>> learn, holdout = temporal_holdout(cutoffs, gap_days=90)
+    >>> learn.tolist(), holdout.tolist()
+    ([True, True, False, False], [False, False, False, True])
+    """
+    latest = cutoffs.max()
+    holdout = np.asarray(cutoffs == latest)
+    learn = np.asarray(cutoffs <= latest - pd.Timedelta(days=gap_days))
+    return learn, holdout
+
+
+class TemporalSplitter(BaseCrossValidator):
+    """Cross-validation over time: validate on later cutoffs, on customers not trained on.
+
+    Fold ``i`` of ``n_splits`` validates on a window of ``validation_cutoffs`` cutoffs;
+    the windows are the latest ones, oldest fold first (an expanding window, like
+    :class:`~sklearn.model_selection.TimeSeriesSplit`). Training takes the cutoffs at least
+    ``gap_days`` before the window, so with ``gap_days`` >= the horizon no training label
+    sees the validation period. A share ``validation_customers`` of the customers, drawn
+    per fold with ``random_state``, is validated on and never trained on in that fold, so a
+    customer's rows never straddle the two sides; ``None`` keeps every customer on both
+    sides (the deployment setting: the same customers scored later).
+
+    Rows' cutoffs come from ``X``'s ``cutoff`` index level (as :func:`training_set` makes
+    it), a ``cutoff`` column, or ``groups``; customers from the ``customer_id`` level or
+    column.
+
+    Parameters
+    ----------
+    n_splits : int, default 3
+    gap_days : int, default 90
+        At least the horizon of the label.
+    validation_cutoffs : int, default 1
+        Cutoffs per validation window.
+    validation_customers : float or None, default 0.5
+        Share of customers held out of training and validated on, in each fold.
+    random_state : int, default 0
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> index = pd.MultiIndex.from_product(
+    ...     [range(40), pd.date_range("2024-01-31", periods=8, freq="ME")],
+    ...     names=["customer_id", "cutoff"],
+    ... )
+    >>> X = pd.DataFrame({"x": range(len(index))}, index=index)
+    >>> splitter = TemporalSplitter(n_splits=2, gap_days=90)
+    >>> for learn, valid in splitter.split(X):
+    ...     print(
+    ...         X.index[learn].get_level_values("cutoff").max().date(),
+    ...         X.index[valid].get_level_values("cutoff").min().date(),
+    ...     )
+    2024-04-30 2024-07-31
+    2024-05-31 2024-08-31
+    """
+
+    def __init__(
+        self,
+        n_splits: int = 3,
+        *,
+        gap_days: int = 90,
+        validation_cutoffs: int = 1,
+        validation_customers: float | None = 0.5,
+        random_state: int = 0,
+    ) -> None:
+        self.n_splits = n_splits
+        self.gap_days = gap_days
+        self.validation_cutoffs = validation_cutoffs
+        self.validation_customers = validation_customers
+        self.random_state = random_state
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Number of folds."""
+        return int(self.n_splits)
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(train, validation)`` row positions, oldest validation window first."""
+        self._check_parameters()
+        cutoffs = row_cutoffs(X, groups)
+        customers = _row_customers(X)
+        unique = np.sort(cutoffs.unique())
+        needed = self.n_splits * self.validation_cutoffs
+        if len(unique) < needed + 1:
+            raise InputError(
+                f"TemporalSplitter needs more than {needed} cutoffs for {self.n_splits} folds "
+                f"of {self.validation_cutoffs} validation cutoffs; the rows have {len(unique)}"
+            )
+        for fold in range(self.n_splits):
+            end = len(unique) - (self.n_splits - 1 - fold) * self.validation_cutoffs
+            window = unique[end - self.validation_cutoffs : end]
+            last_train = pd.Timestamp(window[0]) - pd.Timedelta(days=self.gap_days)
+            learn = np.asarray(cutoffs <= last_train)
+            valid = np.asarray(cutoffs.isin(window))
+            if not learn.any():
+                raise InputError(
+                    f"fold {fold}: no cutoff is {self.gap_days} days before the validation "
+                    f"cutoff {pd.Timestamp(window[0]).date()}; add earlier cutoffs or reduce "
+                    "n_splits"
+                )
+            if self.validation_customers is not None:
+                held = self._held_customers(customers, fold)
+                learn &= ~held
+                valid &= held
+            yield np.flatnonzero(learn), np.flatnonzero(valid)
+
+    def _held_customers(self, customers: np.ndarray, fold: int) -> np.ndarray:
+        unique = np.unique(customers)
+        rng = np.random.default_rng([self.random_state, fold])
+        share = float(self.validation_customers or 0.0)
+        held = rng.permutation(unique)[: max(1, round(share * len(unique)))]
+        return np.isin(customers, held)
+
+    def _check_parameters(self) -> None:
+        if self.n_splits < 1 or self.validation_cutoffs < 1 or self.gap_days < 0:
+            raise InputError(
+                "TemporalSplitter needs n_splits >= 1, validation_cutoffs >= 1 and "
+                f"gap_days >= 0; got {self.n_splits}, {self.validation_cutoffs}, "
+                f"{self.gap_days}"
+            )
+        share = self.validation_customers
+        if share is not None and not 0 < share < 1:
+            raise InputError(f"validation_customers must be a share in (0, 1) or None, got {share}")
+
+    def _iter_test_indices(self, X: Any = None, y: Any = None, groups: Any = None) -> Any:
+        for _, valid in self.split(X, y, groups):
+            yield valid
