@@ -44,42 +44,40 @@ HOLDOUT = "holdout"
 class FeatureFrame:
     """Columns and text categories learned at fit, applied to every later frame."""
 
-    columns: list[str] = field(default_factory=list)
-    categories: dict[str, list[str]] = field(default_factory=dict)
+    owner: str
+    columns: list[Any] = field(default_factory=list)
+    categories: dict[Any, list[str]] = field(default_factory=dict)
     named: bool = False
 
     @classmethod
-    def learn(cls, X: Any) -> tuple[FeatureFrame, pd.DataFrame]:
+    def learn(cls, X: Any, *, owner: str) -> tuple[FeatureFrame, pd.DataFrame]:
         """Learn from the training frame; return the frame and its model view."""
         named = isinstance(X, pd.DataFrame)
         frame = X if named else _numeric_frame(X)
         if frame.shape[1] == 0:
-            raise InputError("X has no feature columns")
+            raise InputError(f"X has 0 features; {owner} needs at least one")
         categories = {
-            str(name): sorted(map(str, frame[name].dropna().unique()))
+            name: sorted(map(str, frame[name].dropna().unique()))
             for name in frame.columns
             if not (is_numeric_dtype(frame[name]) or is_bool_dtype(frame[name]))
         }
-        learned = cls([str(name) for name in frame.columns], categories, named)
+        learned = cls(owner, list(frame.columns), categories, named)
         return learned, learned.view(frame, table="X")
 
     def view(self, X: Any, *, table: str = "X") -> pd.DataFrame:
         """The model's view of ``X``: learned columns in order, categories fixed."""
-        if self.named:
-            if not isinstance(X, pd.DataFrame):
-                raise InputError(
-                    f"{table} must be a DataFrame with the columns seen at fit, got "
-                    f"{type(X).__name__}"
-                )
-            frame = X
-        else:
-            frame = _numeric_frame(X)
-        missing = [name for name in self.columns if name not in frame.columns]
-        if missing or (not self.named and frame.shape[1] != len(self.columns)):
-            shown = ", ".join(missing[:5]) if missing else f"{frame.shape[1]} columns"
+        if self.named and not isinstance(X, pd.DataFrame):
             raise InputError(
-                f"{table} lacks features the model was fitted on: {shown} "
-                f"(X has {frame.shape[1]} features, but the model expects {len(self.columns)})"
+                f"{table} must be a DataFrame with the columns {self.owner} was fitted on, "
+                f"got {type(X).__name__}"
+            )
+        frame = X if self.named else _numeric_frame(X)
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing or frame.shape[1] < len(self.columns):
+            shown = ", ".join(map(str, missing[:5]))
+            raise InputError(
+                f"{table} has {frame.shape[1]} features, but {self.owner} is expecting "
+                f"{len(self.columns)} features as input" + (f"; missing: {shown}" if shown else "")
             )
         out = frame[self.columns].copy() if self.named else frame
         for name, levels in self.categories.items():

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Tags
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from churnml._boosting import (
     BOOSTER_DEFAULTS,
@@ -165,7 +165,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         ChurnClassifier
         """
         self._check_parameters()
-        frame, learned = FeatureFrame.learn(X)
+        frame, learned = FeatureFrame.learn(X, owner=type(self).__name__)
         target = self._encode_target(y, len(learned))
         learn, holdout = self._holdout_masks(X, target, X_holdout)
         if X_holdout is not None:
@@ -191,7 +191,8 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
 
     def predict(self, X: Any) -> np.ndarray:
         """The more likely class."""
-        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
+        churn = self.predict_proba(X)[:, 1] >= 0.5
+        return np.asarray(self.classes_[churn.astype(int)])
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The booster's log-odds of churn, before calibration."""
@@ -213,15 +214,22 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
             raise InputError(f"n_estimators must be at least 1, got {self.n_estimators}")
 
     def _encode_target(self, y: Any, n_rows: int) -> np.ndarray:
-        values = np.asarray(y)
-        if values.ndim != 1 or len(values) != n_rows:
-            raise InputError(f"y must be one label per row of X ({n_rows}), got {values.shape}")
+        if y is None:
+            raise InputError("ChurnClassifier requires y to be passed, but the target y is None")
+        values = column_or_1d(check_array(y, ensure_2d=False, dtype=None), warn=True)
+        if len(values) != n_rows:
+            raise InputError(f"y has {len(values)} labels but X has {n_rows} rows")
         check_classification_targets(values)
         self.classes_ = np.unique(values)
-        if len(self.classes_) != 2:
+        if len(self.classes_) > 2:
             raise InputError(
-                f"ChurnClassifier needs exactly two classes in y (churned or not), got "
-                f"{len(self.classes_)}: {self.classes_[:5].tolist()}"
+                "Only binary classification is supported: ChurnClassifier needs two classes "
+                f"in y (churned or not), got {len(self.classes_)}: {self.classes_[:5].tolist()}"
+            )
+        if len(self.classes_) < 2:
+            raise InputError(
+                f"y has one class ({self.classes_.tolist()}); ChurnClassifier needs both "
+                "churners and stayers"
             )
         return (values == self.classes_[1]).astype("float64")
 

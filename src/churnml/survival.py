@@ -154,7 +154,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         ChurnSurvivalModel
         """
         self._check_parameters()
-        frame, view = FeatureFrame.learn(X)
+        frame, view = FeatureFrame.learn(X, owner=type(self).__name__)
         event, duration = _survival_arrays(y, len(view), "y")
         if X_holdout is not None:
             hold_view = frame.view(X_holdout, table="X_holdout")

@@ -9,9 +9,9 @@ K-fold for flat tables) and prune it early with Optuna's LightGBM callback.
 Two yardsticks per trial, on purpose:
 
 - the *pruning* stream is the LightGBM metric on the model's own early-stopping holdout
-  (validation set ``"holdout"``), reported each boosting round of the **first** fold only:
-  a pruner compares trials step by step, which needs one stream per trial, and the first
-  fold is the cheapest to abandon;
+  (validation set ``"holdout"``), reported every 10 boosting rounds of the **first** fold
+  only: a pruner compares trials round by round, which needs one monotone stream per
+  trial, and for bank sets the first fold is the oldest, so the cheapest to abandon;
 - the trial's *value* is the objective on the validation rows of every fold, averaged.
 
 The booster metric is chosen so the pruning stream moves the way the study does
@@ -67,6 +67,9 @@ __all__ = [
 # Learning rates differ between trials, so their first rounds are not comparable: let the
 # pruner judge a trial only after this many boosting rounds.
 PRUNING_WARMUP_ROUNDS = 50
+# Each report is a write to the study's storage (a commit with SQLite): report every few
+# rounds, not every round of thousands.
+PRUNING_REPORT_ROUNDS = 10
 # The median pruner needs a few finished trials before its median means anything.
 PRUNING_STARTUP_TRIALS = 5
 FLAT_FOLDS = 5
@@ -204,7 +207,12 @@ def _c_index(model: ChurnSurvivalModel, fold: _Fold) -> float:
 
 
 def _ibs_times(fold: _Fold, period: float) -> np.ndarray:
-    """Whole months (in duration units) where the IBS is defined, as in ``usable_times``."""
+    """Whole months (in duration units) where the IBS is defined.
+
+    The rule of :func:`~churnml.metrics.usable_times` (from the first validation duration to
+    before the last learning or validation one), applied here so that no time is dropped
+    with a warning on every trial.
+    """
     low = float(fold.y_valid["duration"].min())
     high = min(float(fold.y_learn["duration"].max()), float(fold.y_valid["duration"].max()))
     times = np.arange(1, int(high // period) + 2) * period
@@ -309,15 +317,19 @@ class _Search:
     def params(self, trial: Any) -> dict[str, Any]:
         return {**self.space(trial), **self.base_params, "metric": self.objective.metric}
 
+    def pruning(self, trial: optuna.Trial) -> LightGBMPruningCallback:
+        return LightGBMPruningCallback(
+            trial,
+            self.objective.metric,
+            valid_name=HOLDOUT,
+            report_interval=PRUNING_REPORT_ROUNDS,
+        )
+
     def __call__(self, trial: optuna.Trial) -> float:
         params = self.params(trial)
         scores = []
         for number, fold in enumerate(self.folds):
-            callbacks = (
-                [LightGBMPruningCallback(trial, self.objective.metric, valid_name=HOLDOUT)]
-                if number == 0
-                else None
-            )
+            callbacks = [self.pruning(trial)] if number == 0 else None
             model = self.estimator(**params).fit(fold.X_learn, fold.y_learn, callbacks=callbacks)
             scores.append(self.objective.score(model, fold))
         return float(np.mean(scores))
@@ -540,14 +552,18 @@ def _study(
             direction=objective.direction,
             load_if_exists=True,
         )
-    stored = study.user_attrs.get(OBJECTIVE_ATTR)
-    if stored is None:
-        study.set_user_attr(OBJECTIVE_ATTR, name)
-    elif stored != name:
+    stored = study.user_attrs.get(OBJECTIVE_ATTR, name)
+    if stored != name:
         raise InputError(
             f"study {study.study_name!r} optimises {stored!r}, not {name!r}: resume it with "
             f"objective={stored!r} or choose another study_name"
         )
+    if study.direction.name.lower() != objective.direction:
+        raise InputError(
+            f"study {study.study_name!r} is set to {study.direction.name.lower()}, but "
+            f"{name!r} must {objective.direction}: choose another study_name"
+        )
+    study.set_user_attr(OBJECTIVE_ATTR, name)
     return study
 
 

@@ -1,0 +1,170 @@
+"""ChurnClassifier: sklearn contract, categories, holdout, calibration, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from churnml.classifier import ChurnClassifier
+from churnml.errors import InputError
+from churnml.metrics import expected_calibration_error
+from churnml.timeline import month_end_cutoffs
+from churnml.training import training_set
+
+FAST = {"n_estimators": 200, "learning_rate": 0.1, "early_stopping_rounds": 20}
+
+# Checks that cannot hold for a classifier that sets part of its training rows aside for
+# early stopping and calibration, or that is binary by design.
+EXPECTED_FAILURES = {
+    "check_classifiers_train": (
+        "uses three classes in part; ChurnClassifier is binary (two-class parts pass in "
+        "test_learns_a_simple_rule)"
+    ),
+}
+
+
+def expected_failed_checks(estimator):
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks(
+    [ChurnClassifier(n_estimators=30, min_child_samples=2)],
+    expected_failed_checks=expected_failed_checks,
+)
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def monthly(synthetic_bank):
+    """Fourteen month-end cutoffs of the synthetic bank, labels known for all."""
+    cutoffs = month_end_cutoffs("2022-07-31", "2023-08-31")
+    data = training_set(synthetic_bank.tables, cutoffs=cutoffs, horizon_days=90, check=False)
+    return data.classification()
+
+
+def test_learns_a_simple_rule():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    y = rng.random(2000) < 1 / (1 + np.exp(-3 * X["a"]))
+    model = ChurnClassifier(**FAST).fit(X, y)
+    assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > 0.85
+    assert model.predict(X).dtype == bool
+    assert model.holdout_.startswith("random stratified 20%")
+
+
+def test_holdout_is_the_latest_cutoff_after_the_gap(monthly):
+    X, y = monthly
+    model = ChurnClassifier(**FAST, holdout_gap_days=90).fit(X, y)
+    assert model.holdout_ == "cutoff 2023-08-31, learning on cutoffs up to 2023-05-31"
+    assert model.best_iteration_ < FAST["n_estimators"]
+
+
+def test_same_data_and_seed_same_scores(monthly):
+    X, y = monthly
+    first = ChurnClassifier(**FAST, subsample=0.8, subsample_freq=1, random_state=3).fit(X, y)
+    second = clone(first).fit(X, y)
+    assert np.array_equal(first.predict_proba(X), second.predict_proba(X))
+    other = ChurnClassifier(**FAST, subsample=0.8, subsample_freq=1, random_state=4).fit(X, y)
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
+
+
+def test_text_columns_are_native_categories_learned_at_fit(monthly):
+    X, y = monthly
+    model = ChurnClassifier(**FAST).fit(X, y)
+    assert set(model.frame_.categories) == {
+        "profile__gender",
+        "profile__income_band",
+        "profile__region",
+    }
+    later = X.head(50).copy()
+    later["profile__region"] = "a region opened after training"
+    later.loc[later.index[:5], "profile__gender"] = None
+    probabilities = model.predict_proba(later)[:, 1]
+    assert np.isfinite(probabilities).all()
+    # Column order does not matter, names do.
+    shuffled = X.head(50)[X.columns[::-1]]
+    assert np.allclose(model.predict_proba(shuffled), model.predict_proba(X.head(50)))
+
+
+def test_missing_columns_are_named(monthly):
+    X, y = monthly
+    model = ChurnClassifier(**FAST).fit(X, y)
+    with pytest.raises(InputError, match="trend__balance__now"):
+        model.predict_proba(X.drop(columns=["trend__balance__now"]))
+
+
+def test_calibrated_on_a_later_cutoff_even_with_class_weights(monthly):
+    X, y = monthly
+    cutoffs = X.index.get_level_values("cutoff")
+    test = np.asarray(cutoffs == cutoffs.max())
+    learn_X, learn_y, test_X, test_y = X[~test], y[~test], X[test], y[test]
+    # Fixed trees: early stopping on the unweighted holdout would itself pull the raw
+    # probabilities back towards the event rate and hide what the weights do.
+    weighted = {
+        "n_estimators": 100,
+        "learning_rate": 0.05,
+        "num_leaves": 7,
+        "min_child_samples": 200,
+        "class_weight": "balanced",
+        "early_stopping_rounds": None,
+    }
+    raw = ChurnClassifier(**weighted, calibration=None).fit(learn_X, learn_y)
+    platt = ChurnClassifier(**weighted, calibration="sigmoid").fit(learn_X, learn_y)
+    isotonic = ChurnClassifier(**weighted, calibration="isotonic").fit(learn_X, learn_y)
+    rate = test_y.mean()
+    raw_p = raw.predict_proba(test_X)[:, 1]
+    # Class weights inflate the raw probabilities ...
+    assert raw_p.mean() > 3 * rate
+    assert expected_calibration_error(test_y, raw_p) > 0.05
+    # ... and the calibrator, fitted on unweighted holdout rows, brings them back.
+    for model in (platt, isotonic):
+        p = model.predict_proba(test_X)[:, 1]
+        assert expected_calibration_error(test_y, p) <= 0.02
+        assert abs(p.mean() - rate) < 0.5 * rate
+    # Platt scaling keeps the ranking of the raw scores.
+    assert roc_auc_score(test_y, platt.predict_proba(test_X)[:, 1]) == pytest.approx(
+        roc_auc_score(test_y, raw_p)
+    )
+
+
+def test_explicit_holdout_and_callbacks_are_used(monthly):
+    X, y = monthly
+    cutoffs = X.index.get_level_values("cutoff")
+    late = np.asarray(cutoffs == cutoffs.max())
+    seen = []
+
+    def record(env):
+        seen.append(env.evaluation_result_list[0][:2])
+
+    model = ChurnClassifier(**FAST, metric="auc").fit(
+        X[~late], y[~late], X_holdout=X[late], y_holdout=y[late], callbacks=[record]
+    )
+    assert model.holdout_ == "given: X_holdout"
+    assert seen and seen[0] == ("holdout", "auc")
+
+
+def test_too_few_rows_mean_no_holdout():
+    X = np.arange(20, dtype=float).reshape(-1, 1)
+    y = np.arange(20) >= 10
+    model = ChurnClassifier(n_estimators=5, min_child_samples=1).fit(X, y)
+    assert model.holdout_.startswith("none")
+    assert model.calibrator_ is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "y", "match"),
+    [
+        ({}, np.zeros(60), "(two classes|one class)"),
+        ({}, np.arange(60) % 3, "(two classes|one class)"),
+        ({"calibration": "beta"}, np.arange(60) % 2, "calibration"),
+        ({"holdout_fraction": 1.5}, np.arange(60) % 2, "holdout_fraction"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, y, match):
+    with pytest.raises(InputError, match=match):
+        ChurnClassifier(**kwargs).fit(np.zeros((60, 2)), y)
