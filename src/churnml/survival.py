@@ -4,7 +4,8 @@ LightGBM has no survival objective, so the model learns the monthly hazard inste
 training row becomes one row per month it was followed ("person-period" rows), with the
 month since the cutoff as a feature and churn in that month as a binary target. A row
 followed for ``d`` days contributes ``floor(d / period)`` survived months, plus the month of
-churn if it churned. The survival curve is the product of one minus the hazards,
+churn if it churned, or, if it was censored inside a month, that month weighted by the share
+of it observed (the actuarial rule). The survival curve is the product of one minus the hazards,
 ``S(k) = prod_{j <= k} (1 - h_j)``, so it starts at 1 and never rises; between whole months
 it is linear (churn spread evenly over the month), and beyond ``max_months`` the last
 month's hazard carries on.
@@ -281,16 +282,21 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         months = duration / self.period
         churn_month = np.maximum(1, np.ceil(months - 1e-9)).astype("int64")
         churned = event & (churn_month <= self.max_months)
-        survived = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months)
-        # Churners: the months before the month of churn, then that month with target 1.
-        count = np.where(churned, churn_month, survived)
+        whole = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months)
+        # A row censored inside a month was at risk for part of it: that month enters with
+        # the observed share as its weight (dropping it would overstate the hazard).
+        part = np.where(whole < self.max_months, np.clip(months - whole, 0.0, 1.0), 0.0)
+        partial = ~churned & (part > 1e-9)
+        count = np.where(churned, churn_month, whole + partial)
         rows = np.repeat(np.arange(len(view)), count)
         starts = np.repeat(np.cumsum(count) - count, count)
         month = np.arange(len(rows)) - starts + 1
-        target = (month == count[rows]) & churned[rows]
+        last = month == count[rows]
+        target = last & churned[rows]
+        weight = np.where(last & partial[rows], part[rows], 1.0)
         expanded = view.iloc[rows].reset_index(drop=True)
         expanded[MONTH_FEATURE] = month.astype("float32")
-        return lgb.Dataset(expanded, target.astype("float64"), free_raw_data=True)
+        return lgb.Dataset(expanded, target.astype("float64"), weight=weight, free_raw_data=True)
 
     def _grid_survival(self, X: Any, months: int) -> np.ndarray:
         """Survival at whole months 0..months, shape (n_rows, months + 1)."""
