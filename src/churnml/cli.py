@@ -25,7 +25,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the demo's tables.")] = Path("demo-output"),
 ) -> None:
-    """Simulate a bank, build churn labels and point-in-time features, print a summary."""
+    """Simulate a bank, build labels and features, train and score the models, print a summary."""
     from churnml.demo import run_demo
 
     _run(lambda: typer.echo(run_demo(n_customers=customers, months=months, seed=seed, out=out)))

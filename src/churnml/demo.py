@@ -1,4 +1,4 @@
-"""``churnml demo``: the whole data layer on a synthetic bank, on embedded defaults."""
+"""``churnml demo``: data layer and models on a synthetic bank, on embedded defaults."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnml.datasets import make_bank
+from churnml.classifier import ChurnClassifier
+from churnml.datasets import SyntheticBank, make_bank
 from churnml.features import build_features
 from churnml.labels import label_churn
+from churnml.metrics import classification_report, harrell_c
+from churnml.survival import DAYS_PER_MONTH, ChurnSurvivalModel
 from churnml.timeline import month_end_cutoffs
+from churnml.training import TrainingSet
 
 __all__ = ["run_demo"]
 
@@ -50,9 +54,13 @@ def run_demo(*, n_customers: int, months: int, seed: int, out: Path) -> str:
     labelled = time.perf_counter()
     features = build_features(bank.tables, cutoffs=cutoffs)
     built = time.perf_counter()
+    data = TrainingSet.join(labels, features, horizon_days=HORIZON_DAYS)
+    scores, model_lines = _models(bank, data)
+    modelled = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     labels.to_parquet(out / "labels.parquet", index=False)
     features.to_parquet(out / "features.parquet", index=False)
+    scores.to_parquet(out / "scores.parquet")
     lines = [
         f"churnml demo: synthetic bank of {n_customers:,} customers x {months} months "
         f"(seed {seed}), {bank.tables!r}",
@@ -65,9 +73,12 @@ def run_demo(*, n_customers: int, months: int, seed: int, out: Path) -> str:
         "",
         f"features: {features.shape[1] - 2} columns x {len(features):,} rows "
         f"(customer, cutoff); catalogue in docs/features.md",
+        "",
+        *model_lines,
+        "",
         f"time: simulate {simulated - started:.1f}s, labels {labelled - simulated:.1f}s, "
-        f"features {built - labelled:.1f}s",
-        f"written: {out / 'labels.parquet'}, {out / 'features.parquet'}",
+        f"features {built - labelled:.1f}s, models {modelled - built:.1f}s",
+        f"written: {out / 'labels.parquet'}, {out / 'features.parquet'}, {out / 'scores.parquet'}",
     ]
     return "\n".join(lines)
 
@@ -105,3 +116,39 @@ def _signal_summary(labels: pd.DataFrame, features: pd.DataFrame) -> str:
             f"{means.get(False, float('nan')):.3f}"
         )
     return "\n".join(lines)
+
+
+def _models(bank: SyntheticBank, data: TrainingSet) -> tuple[pd.DataFrame, list[str]]:
+    """Train on what was known at the last cutoff, score that cutoff, compare to the oracle."""
+    last = data.cutoffs[-1]
+    learn, test = data.until(last), data.at(last)
+    classifier = ChurnClassifier().fit(*learn.classification())
+    survival = ChurnSurvivalModel().fit(*learn.survival())
+    X, y = test.classification()
+    probability = classifier.predict_proba(X)[:, 1]
+    report = classification_report(y, probability)
+    oracle = bank.oracle_probability([last], HORIZON_DAYS).set_index(["customer_id", "cutoff"])
+    best = classification_report(y, oracle["probability"].reindex(X.index).to_numpy())
+    X_surv, y_surv = test.survival()
+    scores = pd.DataFrame(
+        {
+            "churn_probability": probability,
+            "survival_12m": survival.predict_survival_function(X, [12]).iloc[:, 0],
+            "expected_months_12m": survival.predict_expected_months(X, 12),
+        },
+        index=X.index,
+    )
+    within = 1 - survival.predict_survival_function(X, [HORIZON_DAYS / DAYS_PER_MONTH])
+    lines = [
+        f"models: trained on cutoffs up to {learn.cutoffs[-1]:%Y-%m-%d} (labels known at "
+        f"{last:%Y-%m-%d}), scored at {last:%Y-%m-%d}: {len(X):,} customers, "
+        f"{int(y.sum())} churned within {HORIZON_DAYS} days",
+        f"  classifier: ROC AUC {report['roc_auc']:.3f} (generator's oracle "
+        f"{best['roc_auc']:.3f}), PR AUC {report['pr_auc']:.3f}, ECE {report['ece']:.4f}, "
+        f"top-decile lift {report['lift_top_decile']:.1f}x capturing "
+        f"{report['capture_top_decile']:.0%} of churners",
+        f"  survival: C-index {harrell_c(y_surv, survival.predict(X_surv)):.3f}; mean "
+        f"P(churn within {HORIZON_DAYS} days) {within.to_numpy().mean():.2%} vs classifier "
+        f"{probability.mean():.2%} vs realised {y.mean():.2%}",
+    ]
+    return scores, lines

@@ -163,6 +163,25 @@ class TrainingSet:
             )
 
     @classmethod
+    def join(
+        cls, labels: pd.DataFrame, features: pd.DataFrame, *, horizon_days: int
+    ) -> TrainingSet:
+        """A training set from the outputs of ``label_churn`` and ``build_features``.
+
+        Both must come from the same tables, cutoffs and churn definition.
+        """
+        if not labels[KEY].equals(features[KEY]):
+            raise InputError(
+                "labels and features must cover the same (customer_id, cutoff) rows in the "
+                "same order: build both from the same tables, cutoffs and churn definition"
+            )
+        index = pd.MultiIndex.from_frame(features[KEY])
+        X = features.drop(columns=KEY).set_axis(index)
+        rows = labels.drop(columns=KEY).set_axis(index)
+        rows["duration"] = rows["duration_days"].astype("float64")
+        return cls(X, rows, horizon_days)
+
+    @classmethod
     def from_frame(
         cls,
         frame: pd.DataFrame,
@@ -269,13 +288,7 @@ def training_set(
     cutoffs = as_cutoffs(cutoffs)
     labels = label_churn(tables, cutoffs=cutoffs, horizon_days=horizon_days, definition=definition)
     features = build_features(tables, cutoffs=cutoffs, definition=definition, config=config)
-    if not labels[KEY].equals(features[KEY]):
-        raise RuntimeError("labels and features disagree on the population; please report")
-    index = pd.MultiIndex.from_frame(features[KEY])
-    X = features.drop(columns=KEY).set_axis(index)
-    labels = labels.drop(columns=KEY).set_axis(index)
-    labels["duration"] = labels["duration_days"].astype("float64")
-    data = TrainingSet(X, labels, horizon_days)
+    data = TrainingSet.join(labels, features, horizon_days=horizon_days)
     if check:
         X_known, y_known = data.classification()
         if y_known.nunique() == 2:
