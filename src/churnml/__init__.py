@@ -1,19 +1,51 @@
-"""churnml: early warning of retail-bank deposit churn."""
+"""churnml: early warning of retail-bank deposit churn.
+
+The data layer (tables, labels, features) imports eagerly; the model layer (LightGBM,
+scikit-survival, lifelines, Optuna) loads on first use, so ``import churnml`` stays light.
+"""
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from churnml.errors import ChurnMLError, InputError, LeakageError, LeakageWarning, SchemaError
 from churnml.tables import Tables, load_tables
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "ChurnClassifier": "churnml.classifier",
+    "ChurnSurvivalModel": "churnml.survival",
+    "CoxBaseline": "churnml.baselines",
+    "TemporalSplitter": "churnml.training",
+    "TrainingSet": "churnml.training",
+    "training_set": "churnml.training",
+    "tune_classifier": "churnml.tuning",
+    "tune_survival": "churnml.tuning",
+}
+
 __all__ = [
+    "ChurnClassifier",
     "ChurnMLError",
+    "ChurnSurvivalModel",
+    "CoxBaseline",
     "InputError",
     "LeakageError",
     "LeakageWarning",
     "SchemaError",
     "Tables",
+    "TemporalSplitter",
+    "TrainingSet",
     "__version__",
     "load_tables",
+    "training_set",
+    "tune_classifier",
+    "tune_survival",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'churnml' has no attribute {name!r}")
