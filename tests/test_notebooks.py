@@ -16,6 +16,7 @@ SMALL_BANK = "1500"
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("CHURNML_NOTEBOOK_CUSTOMERS", SMALL_BANK)
+    monkeypatch.setenv("CHURNML_NOTEBOOK_TRIALS", "2")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": path.parent}}
