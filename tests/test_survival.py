@@ -115,7 +115,9 @@ def test_same_data_and_seed_same_curves(fitted):
 def test_bank_holdout_is_the_latest_cutoff_with_follow_up_cut(bank_survival):
     X, y = bank_survival.survival()
     model = ChurnSurvivalModel(**FAST).fit(X, y)
-    assert model.holdout_ == "cutoff 2023-06-30, follow-up cut there"
+    assert model.holdout_ == (
+        "cutoff 2023-06-30, learning on cutoffs up to 2023-03-31; follow-up cut there"
+    )
     curves = model.predict_survival_function(X.head(3), [1, 3, 12])
     assert (curves.to_numpy() <= 1).all()
 

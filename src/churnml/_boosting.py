@@ -8,6 +8,7 @@ categories natively.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +19,9 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils.validation import check_array
 
 from churnml.errors import InputError
+from churnml.training import row_cutoffs, temporal_holdout
 
-__all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "grow_booster"]
+__all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "choose_holdout", "grow_booster"]
 
 # Parameters of the tree learner both models share; the estimators expose each as __init__.
 BOOSTER_DEFAULTS: dict[str, Any] = {
@@ -38,6 +40,8 @@ BOOSTER_DEFAULTS: dict[str, Any] = {
 }
 
 HOLDOUT = "holdout"
+# Fewer holdout rows than this and a model neither stops early nor calibrates.
+MIN_HOLDOUT_ROWS = 20
 
 
 @dataclass
@@ -153,3 +157,37 @@ def stratified_holdout(y: np.ndarray, *, fraction: float, seed: int) -> np.ndarr
         take = max(1, round(fraction * len(rows)))
         holdout[rng.choice(rows, size=min(take, len(rows) - 1), replace=False)] = True
     return holdout
+
+
+def choose_holdout(
+    X: Any,
+    strata: np.ndarray,
+    *,
+    gap_days: int,
+    fraction: float,
+    seed: int,
+    usable: Callable[[np.ndarray], bool],
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Masks ``(learn, holdout)`` and how they were chosen, for early stopping and calibration.
+
+    With a ``cutoff`` index level, the holdout is the latest cutoff and learning takes the
+    cutoffs at least ``gap_days`` before it; otherwise a random share ``fraction`` drawn
+    within each value of ``strata``; and when neither gives a holdout that ``usable``
+    accepts, no holdout at all.
+    """
+    if isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
+        cutoffs = row_cutoffs(X)
+        learn, holdout = temporal_holdout(cutoffs, gap_days=gap_days)
+        if learn.any() and usable(holdout):
+            return (
+                learn,
+                holdout,
+                f"cutoff {cutoffs.max().date()}, learning on cutoffs up to "
+                f"{cutoffs[learn].max().date()}",
+            )
+    if len(strata) >= 2 * MIN_HOLDOUT_ROWS:
+        holdout = stratified_holdout(strata, fraction=fraction, seed=seed)
+        if usable(holdout):
+            return ~holdout, holdout, f"random stratified {fraction:.0%} of rows"
+    everything = np.ones(len(strata), dtype=bool)
+    return everything, ~everything, "none: too few rows for a holdout"

@@ -24,19 +24,17 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from churnml._boosting import (
     BOOSTER_DEFAULTS,
+    MIN_HOLDOUT_ROWS,
     FeatureFrame,
     booster_params,
+    choose_holdout,
     grow_booster,
-    stratified_holdout,
 )
 from churnml.errors import InputError
-from churnml.training import row_cutoffs, temporal_holdout
 
 __all__ = ["ChurnClassifier"]
 
 Calibration = Literal["isotonic", "sigmoid"] | None
-# Fewer rows than this and the classifier neither stops early nor calibrates.
-MIN_HOLDOUT_ROWS = 20
 EPSILON = 1e-6
 
 
@@ -245,28 +243,19 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     def _holdout_masks(
         self, X: Any, target: np.ndarray, X_holdout: Any
     ) -> tuple[np.ndarray, np.ndarray]:
-        everything = np.ones(len(target), dtype=bool)
         if X_holdout is not None:
+            everything = np.ones(len(target), dtype=bool)
             self.holdout_ = "given: X_holdout"
             return everything, ~everything
-        if _has_cutoffs(X):
-            cutoffs = row_cutoffs(X)
-            learn, holdout = temporal_holdout(cutoffs, gap_days=self.holdout_gap_days)
-            if learn.any() and _usable(target[holdout]):
-                self.holdout_ = (
-                    f"cutoff {cutoffs.max().date()}, learning on cutoffs up to "
-                    f"{cutoffs[learn].max().date()}"
-                )
-                return learn, holdout
-        if len(target) >= 2 * MIN_HOLDOUT_ROWS:
-            holdout = stratified_holdout(
-                target, fraction=self.holdout_fraction, seed=self.random_state
-            )
-            if _usable(target[holdout]):
-                self.holdout_ = f"random stratified {self.holdout_fraction:.0%} of rows"
-                return ~holdout, holdout
-        self.holdout_ = "none: too few rows; no early stopping, no calibration"
-        return everything, ~everything
+        learn, holdout, self.holdout_ = choose_holdout(
+            X,
+            target,
+            gap_days=self.holdout_gap_days,
+            fraction=self.holdout_fraction,
+            seed=self.random_state,
+            usable=lambda rows: _usable(target[rows]),
+        )
+        return learn, holdout
 
     def _grow(
         self,
@@ -309,10 +298,6 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         else:
             churn = calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
         return np.clip(np.asarray(churn, dtype="float64"), 0.0, 1.0)
-
-
-def _has_cutoffs(X: Any) -> bool:
-    return isinstance(X, pd.DataFrame) and "cutoff" in X.index.names
 
 
 def _usable(y: np.ndarray) -> bool:

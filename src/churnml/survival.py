@@ -27,19 +27,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from churnml._boosting import (
     BOOSTER_DEFAULTS,
+    MIN_HOLDOUT_ROWS,
     FeatureFrame,
     booster_params,
+    choose_holdout,
     grow_booster,
-    stratified_holdout,
 )
 from churnml.errors import InputError
-from churnml.training import row_cutoffs, temporal_holdout
+from churnml.training import row_cutoffs
 
 __all__ = ["DAYS_PER_MONTH", "ChurnSurvivalModel"]
 
 DAYS_PER_MONTH = 365.25 / 12
 MONTH_FEATURE = "survival__month"
-MIN_HOLDOUT_ROWS = 20
 
 
 class ChurnSurvivalModel(BaseEstimator):
@@ -253,28 +253,26 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     def _split(
         self, X: Any, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
     ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        if isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
+        learn, hold, self.holdout_ = choose_holdout(
+            X,
+            event,
+            gap_days=self.holdout_gap_days,
+            fraction=self.holdout_fraction,
+            seed=self.random_state,
+            usable=lambda rows: int(rows.sum()) >= MIN_HOLDOUT_ROWS,
+        )
+        event_learn, duration_learn = event[learn], duration[learn]
+        if self.holdout_.startswith("cutoff"):
+            # Learning rows may only know what was known at the holdout's cutoff.
             cutoffs = row_cutoffs(X)
-            learn, hold = temporal_holdout(cutoffs, gap_days=self.holdout_gap_days)
-            if learn.any() and hold.sum() >= MIN_HOLDOUT_ROWS:
-                # Learning rows may only know what was known at the holdout's cutoff.
-                known = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
-                cut_event = event[learn] & (duration[learn] <= known)
-                cut_duration = np.minimum(duration[learn], known)
-                self.holdout_ = f"cutoff {cutoffs.max().date()}, follow-up cut there"
-                return (
-                    (view.loc[learn], cut_event, cut_duration),
-                    (view.loc[hold], event[hold], duration[hold]),
-                )
-        if len(event) >= 2 * MIN_HOLDOUT_ROWS:
-            hold = stratified_holdout(event, fraction=self.holdout_fraction, seed=self.random_state)
-            self.holdout_ = f"random stratified {self.holdout_fraction:.0%} of rows"
-            return (
-                (view.loc[~hold], event[~hold], duration[~hold]),
-                (view.loc[hold], event[hold], duration[hold]),
-            )
-        self.holdout_ = "none: too few rows; no early stopping"
-        return (view, event, duration), (view.iloc[:0], event[:0], duration[:0])
+            known = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
+            event_learn = event_learn & (duration_learn <= known)
+            duration_learn = np.minimum(duration_learn, known)
+            self.holdout_ += "; follow-up cut there"
+        return (
+            (view.loc[learn], event_learn, duration_learn),
+            (view.loc[hold], event[hold], duration[hold]),
+        )
 
     def _person_months(
         self, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
