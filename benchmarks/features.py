@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -274,6 +275,14 @@ def source_state() -> str:
     return digest.hexdigest()[:10]
 
 
+def write_report(out: Path, text: str) -> None:
+    """Write the feature report, keeping other benchmarks' marked sections of the file."""
+    old = out.read_text() if out.exists() else ""
+    pattern = r"<!-- (\S+):start -->.*?<!-- \1:end -->"
+    kept = [match.group(0) for match in re.finditer(pattern, old, flags=re.S)]
+    out.write_text(text.rstrip("\n") + "".join(f"\n\n{block}" for block in kept) + "\n")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -288,7 +297,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     saved = args.data_dir / "results.json"
     if args.rerender:
-        args.out.write_text(render(json.loads(saved.read_text())))
+        write_report(args.out, render(json.loads(saved.read_text())))
         return
     command = " ".join([".venv/bin/python", "benchmarks/features.py", *argv])
     results: list[Result] = []
@@ -302,7 +311,7 @@ def main(argv: list[str]) -> None:
             "results": results,
         }
         saved.write_text(json.dumps(run, indent=1))
-        args.out.write_text(render(run))
+        write_report(args.out, render(run))
     print(f"wrote {args.out}")
 
 

@@ -214,7 +214,7 @@ METHOD = """\
 def render(run: Result) -> str:
     results = run["results"]
     out = [
-        "# Feature benchmarks",
+        "# Benchmarks",
         "",
         "Written by `benchmarks/features.py`; every number below comes from its run of "
         f"{run['finished']}. Regenerate with:",

@@ -34,25 +34,29 @@ Refit the winner on all the data with its keyword arguments, e.g.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 from optuna.trial import FixedTrial, TrialState
 from optuna_integration import LightGBMPruningCallback
-from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from churnml._boosting import HOLDOUT
 from churnml.classifier import ChurnClassifier
 from churnml.errors import ChurnMLError, InputError
-from churnml.metrics import harrell_c, integrated_brier
 from churnml.survival import ChurnSurvivalModel
 from churnml.training import TemporalSplitter, TrainingSet
+from churnml.tuning.objectives import (
+    CLASSIFIER_OBJECTIVES,
+    SURVIVAL_OBJECTIVES,
+    Fold,
+    Objective,
+)
+from churnml.tuning.spaces import Space, classifier_space, survival_space
 
 __all__ = [
     "CLASSIFIER_OBJECTIVES",
@@ -75,187 +79,6 @@ PRUNING_STARTUP_TRIALS = 5
 FLAT_FOLDS = 5
 # A study remembers which objective it optimises, so a resumed study cannot mix two.
 OBJECTIVE_ATTR = "churnml_objective"
-
-Space = Callable[[Any], dict[str, Any]]
-Direction = Literal["minimize", "maximize"]
-
-
-# -- search spaces ---------------------------------------------------------------------
-
-
-def _tree_space(trial: Any, *, max_child_samples: int) -> dict[str, Any]:
-    subsample = trial.suggest_float("subsample", 0.5, 1.0)
-    return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
-        "num_leaves": trial.suggest_int("num_leaves", 4, 128, log=True),
-        "min_child_samples": trial.suggest_int(
-            "min_child_samples", 10, max_child_samples, log=True
-        ),
-        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.2, 1.0),
-        "subsample": subsample,
-        # Bagging only happens with a frequency; without subsampling it would be a no-op.
-        "subsample_freq": 1 if subsample < 1.0 else 0,
-        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 100.0, log=True),
-        "reg_alpha": trial.suggest_float("reg_alpha", 1e-3, 10.0, log=True),
-        "min_split_gain": trial.suggest_float("min_split_gain", 0.0, 1.0),
-    }
-
-
-def classifier_space(trial: Any) -> dict[str, Any]:
-    """Search space of :class:`~churnml.classifier.ChurnClassifier`.
-
-    Parameters
-    ----------
-    trial : optuna.trial.Trial or optuna.trial.FixedTrial
-        Suggests ``learning_rate`` (0.01-0.2, log), ``num_leaves`` (4-128, log),
-        ``min_child_samples`` (10-1000, log), ``colsample_bytree`` (0.2-1),
-        ``subsample`` (0.5-1; bagging every round when below 1), ``reg_lambda``
-        (1e-3-100, log), ``reg_alpha`` (1e-3-10, log) and ``min_split_gain`` (0-1).
-
-    Returns
-    -------
-    dict
-        Keyword arguments of ``ChurnClassifier``; calibration and early stopping keep
-        their defaults.
-
-    Examples
-    --------
-    >>> from optuna.trial import FixedTrial
-    >>> trial = FixedTrial(
-    ...     {"learning_rate": 0.05, "num_leaves": 16, "min_child_samples": 40,
-    ...      "colsample_bytree": 0.5, "subsample": 0.8, "reg_lambda": 1.0,
-    ...      "reg_alpha": 0.01, "min_split_gain": 0.0}
-    ... )
-    >>> params = classifier_space(trial)
-    >>> params["num_leaves"], params["subsample"], params["subsample_freq"]
-    (16, 0.8, 1)
-    """
-    return _tree_space(trial, max_child_samples=1000)
-
-
-def survival_space(trial: Any) -> dict[str, Any]:
-    """Search space of :class:`~churnml.survival.ChurnSurvivalModel`.
-
-    The same tree parameters as :func:`classifier_space`, but ``min_child_samples`` reaches
-    5000: the hazard learns on person-month rows, many per customer.
-
-    Parameters
-    ----------
-    trial : optuna.trial.Trial or optuna.trial.FixedTrial
-
-    Returns
-    -------
-    dict
-        Keyword arguments of ``ChurnSurvivalModel``; ``period`` and ``max_months`` are
-        properties of the data, not tuned (set them in ``base_params``).
-
-    Examples
-    --------
-    >>> from optuna.trial import FixedTrial
-    >>> trial = FixedTrial(
-    ...     {"learning_rate": 0.05, "num_leaves": 16, "min_child_samples": 2000,
-    ...      "colsample_bytree": 0.5, "subsample": 1.0, "reg_lambda": 1.0,
-    ...      "reg_alpha": 0.01, "min_split_gain": 0.0}
-    ... )
-    >>> params = survival_space(trial)
-    >>> params["min_child_samples"], params["subsample_freq"]
-    (2000, 0)
-    """
-    return _tree_space(trial, max_child_samples=5000)
-
-
-# -- objectives ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Fold:
-    """One fold's learning and validation rows, as the estimator takes them."""
-
-    X_learn: pd.DataFrame
-    y_learn: Any
-    X_valid: pd.DataFrame
-    y_valid: Any
-    name: str
-
-
-@dataclass(frozen=True)
-class _Objective:
-    """What a trial optimises: the pruning metric, the direction, the validation score."""
-
-    metric: str
-    direction: Direction
-    score: Callable[[Any, _Fold], float]
-    check: Callable[[_Fold, Any], None]
-
-
-def _churn_probability(model: ChurnClassifier, fold: _Fold) -> np.ndarray:
-    return np.asarray(model.predict_proba(fold.X_valid)[:, 1])
-
-
-def _log_loss(model: ChurnClassifier, fold: _Fold) -> float:
-    return float(log_loss(fold.y_valid, _churn_probability(model, fold), labels=[False, True]))
-
-
-def _auc(model: ChurnClassifier, fold: _Fold) -> float:
-    return float(roc_auc_score(fold.y_valid, _churn_probability(model, fold)))
-
-
-def _c_index(model: ChurnSurvivalModel, fold: _Fold) -> float:
-    # Harrell's C, not Uno's: it needs no censoring model from the learning rows (whose
-    # follow-up is cut at the validation cutoff), and trials are compared on the same rows.
-    return harrell_c(fold.y_valid, model.predict(fold.X_valid))
-
-
-def _ibs_times(fold: _Fold, period: float) -> np.ndarray:
-    """Whole months (in duration units) where the IBS is defined.
-
-    The rule of :func:`~churnml.metrics.usable_times` (from the first validation duration to
-    before the last learning or validation one), applied here so that no time is dropped
-    with a warning on every trial.
-    """
-    low = float(fold.y_valid["duration"].min())
-    high = min(float(fold.y_learn["duration"].max()), float(fold.y_valid["duration"].max()))
-    times = np.arange(1, int(high // period) + 2) * period
-    return times[(times >= low) & (times < high)]
-
-
-def _ibs(model: ChurnSurvivalModel, fold: _Fold) -> float:
-    times = _ibs_times(fold, model.period)
-    curves = model.predict_survival_function(fold.X_valid, months=times / model.period)
-    return integrated_brier(fold.y_learn, fold.y_valid, curves.set_axis(times, axis=1))
-
-
-def _check_classes(fold: _Fold, estimator: Any) -> None:
-    if pd.Series(fold.y_valid).nunique() != 2:
-        raise InputError(
-            f"{fold.name}: the validation rows need churners and non-churners, got only "
-            f"{pd.Series(fold.y_valid).unique().tolist()}; use more or later cutoffs"
-        )
-
-
-def _check_events(fold: _Fold, estimator: Any) -> None:
-    if not fold.y_valid["event"].any():
-        raise InputError(f"{fold.name}: no churn in the validation rows; add later cutoffs")
-
-
-def _check_ibs(fold: _Fold, estimator: Any) -> None:
-    _check_events(fold, estimator)
-    if len(_ibs_times(fold, estimator.period)) < 2:
-        raise InputError(
-            f"{fold.name}: the integrated Brier score needs two whole months within both the "
-            "learning and the validation follow-up; validate on earlier cutoffs or use "
-            "objective='c_index'"
-        )
-
-
-CLASSIFIER_OBJECTIVES: dict[str, _Objective] = {
-    "log_loss": _Objective("binary_logloss", "minimize", _log_loss, _check_classes),
-    "auc": _Objective("auc", "maximize", _auc, _check_classes),
-}
-SURVIVAL_OBJECTIVES: dict[str, _Objective] = {
-    "c_index": _Objective("auc", "maximize", _c_index, _check_events),
-    "ibs": _Objective("binary_logloss", "minimize", _ibs, _check_ibs),
-}
 
 
 # -- results ---------------------------------------------------------------------------
@@ -310,9 +133,9 @@ class _Search:
 
     estimator: type[Any]
     space: Space
-    objective: _Objective
+    objective: Objective
     base_params: dict[str, Any]
-    folds: list[_Fold]
+    folds: list[Fold]
 
     def params(self, trial: Any) -> dict[str, Any]:
         return {**self.space(trial), **self.base_params, "metric": self.objective.metric}
@@ -388,6 +211,7 @@ def tune_classifier(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> from sklearn.datasets import make_classification
     >>> X, y = make_classification(n_samples=300, weights=[0.8], random_state=0)
     >>> frame = pd.DataFrame(X).add_prefix("x").assign(churned=y)
@@ -398,7 +222,7 @@ def tune_classifier(
     """
     spec = _lookup(CLASSIFIER_OBJECTIVES, objective, n_trials, timeout)
     folds = [
-        _Fold(*learn.classification(), *valid.classification(), name=name)
+        Fold(*learn.classification(), *valid.classification(), name=name)
         for name, learn, valid in _folds(data, splitter, seed)
     ]
     search = _search(ChurnClassifier, classifier_space, spec, data, folds, base_params, seed)
@@ -443,6 +267,7 @@ def tune_survival(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> risk = rng.normal(size=300)
     >>> months = rng.exponential(12 / np.exp(risk))
@@ -462,7 +287,7 @@ def tune_survival(
             "TrainingSet.from_frame a duration column (e.g. tenure)"
         )
     folds = [
-        _Fold(*learn.survival(), *valid.survival(), name=name)
+        Fold(*learn.survival(), *valid.survival(), name=name)
         for name, learn, valid in _folds(data, splitter, seed)
     ]
     search = _search(ChurnSurvivalModel, survival_space, spec, data, folds, base_params, seed)
@@ -471,8 +296,8 @@ def tune_survival(
 
 
 def _lookup(
-    objectives: dict[str, _Objective], objective: str, n_trials: int, timeout: float | None
-) -> _Objective:
+    objectives: dict[str, Objective], objective: str, n_trials: int, timeout: float | None
+) -> Objective:
     """The objective's definition, once the search budget is checked too."""
     if objective not in objectives:
         raise InputError(f"objective must be one of {sorted(objectives)}, got {objective!r}")
@@ -507,9 +332,9 @@ def _folds(
 def _search(
     estimator: type[Any],
     space: Space,
-    objective: _Objective,
+    objective: Objective,
     data: TrainingSet,
-    folds: list[_Fold],
+    folds: list[Fold],
     base_params: dict[str, Any] | None,
     seed: int,
 ) -> _Search:
@@ -533,7 +358,7 @@ def _search(
 
 def _study(
     name: str,
-    objective: _Objective,
+    objective: Objective,
     storage: Any,
     study_name: str | None,
     seed: int,

@@ -36,17 +36,27 @@ order, and the per-category sums of the encoding from one ``bincount``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
-from pandas.api.extensions import ExtensionDtype
+from numpy.typing import ArrayLike
 
 from churnml.errors import InputError, LeakageWarning
 
 __all__ = ["check_leakage", "leakage_report"]
+
+from churnml.leakage.scores import (
+    BoolArray,
+    Duration,
+    FloatArray,
+    Score,
+    Target,
+    as_float,
+    is_categorical,
+    is_numeric,
+    ranks_within,
+    score_column,
+)
 
 _AUC_THRESHOLD = 0.97
 _CORRELATION_THRESHOLD = 0.97
@@ -59,42 +69,6 @@ _SMOOTHING = 1.0
 _MIN_CORRELATION_ROWS = 10
 _REPORT_COLUMNS = ["feature", "auc", "duration_correlation", "flagged", "reason"]
 _MAX_EXAMPLES = 5
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.intp]
-BoolArray = NDArray[np.bool_]
-Dtype = np.dtype[Any] | ExtensionDtype
-
-
-@dataclass(frozen=True)
-class _Duration:
-    """The duration, its sort order, and its ranks among all rows and among churners."""
-
-    values: FloatArray
-    order: IntArray
-    present: BoolArray
-    ranks: FloatArray
-    churner_ranks: FloatArray
-
-
-@dataclass(frozen=True)
-class _Target:
-    """The label, the fold of every row and the optional duration."""
-
-    positive: BoolArray
-    label: FloatArray
-    folds: IntArray
-    duration: _Duration | None
-
-
-@dataclass(frozen=True)
-class _Score:
-    """One feature's scores: AUC, duration correlation on all rows and among churners."""
-
-    auc: float
-    rho_all: float = np.nan
-    rho_churners: float = np.nan
-    n_missing: int = 0
 
 
 def leakage_report(
@@ -176,7 +150,7 @@ def leakage_report(
     target = _target(X, y, duration)
     rows = []
     for position, name in enumerate(X.columns):
-        score = _score_column(X.iloc[:, position], target)
+        score = score_column(X.iloc[:, position], target)
         rho = float(np.fmax(score.rho_all, score.rho_churners))  # NaN only if both are
         reason = _reason(score, auc_threshold, correlation_threshold)
         rows.append((str(name), score.auc, rho, bool(reason), reason))
@@ -282,7 +256,7 @@ def _warning_message(flagged: pd.DataFrame, n_features: int) -> str:
     return "\n".join(lines)
 
 
-def _reason(score: _Score, auc_threshold: float, correlation_threshold: float) -> str:
+def _reason(score: Score, auc_threshold: float, correlation_threshold: float) -> str:
     parts = []
     if score.auc >= auc_threshold:
         missing = (
@@ -314,18 +288,6 @@ def _check_thresholds(auc_threshold: float, correlation_threshold: float) -> Non
         raise InputError(f"correlation_threshold must be in (0, 1], got {correlation_threshold!r}")
 
 
-def _is_numeric(dtype: Dtype) -> bool:
-    return (
-        (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype))
-        or pd.api.types.is_datetime64_any_dtype(dtype)
-        or pd.api.types.is_timedelta64_dtype(dtype)
-    )
-
-
-def _is_categorical(dtype: Dtype) -> bool:
-    return isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)
-
-
 def _check_columns(X: pd.DataFrame) -> None:
     duplicated = X.columns[X.columns.duplicated()].unique()
     if len(duplicated):
@@ -336,7 +298,7 @@ def _check_columns(X: pd.DataFrame) -> None:
     unsupported = {
         str(name): str(dtype)
         for name, dtype in X.dtypes.items()
-        if not (_is_numeric(dtype) or _is_categorical(dtype))
+        if not (is_numeric(dtype) or is_categorical(dtype))
     }
     if unsupported:
         examples = dict(list(unsupported.items())[:_MAX_EXAMPLES])
@@ -385,184 +347,26 @@ def _binary_label(y: ArrayLike, X: pd.DataFrame) -> BoolArray:
 
 def _duration(duration: ArrayLike, X: pd.DataFrame) -> FloatArray:
     series = _as_series(duration, "duration", X)
-    if not _is_numeric(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+    if not is_numeric(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
         raise InputError(
             f"duration must be numeric or timedelta, got dtype {series.dtype}: pass days to "
             "the event or to censoring"
         )
-    values = _as_float(series)
+    values = as_float(series)
     if np.isnan(values).all():
         raise InputError("duration has no values (all missing)")
     return values
 
 
-def _target(X: pd.DataFrame, y: ArrayLike, duration: ArrayLike | None) -> _Target:
+def _target(X: pd.DataFrame, y: ArrayLike, duration: ArrayLike | None) -> Target:
     positive = _binary_label(y, X)
     folds = (np.random.default_rng(_SEED).permutation(len(X)) % _N_FOLDS).astype(np.intp)
     label = positive.astype(np.float64)
     if duration is None:
-        return _Target(positive, label, folds, None)
+        return Target(positive, label, folds, None)
     values = _duration(duration, X)
     order = np.argsort(values)
     present = ~np.isnan(values)
-    ranks = _ranks_within(values, order, present)
-    churner_ranks = _ranks_within(values, order, present & positive)
-    return _Target(positive, label, folds, _Duration(values, order, present, ranks, churner_ranks))
-
-
-# --- scoring ----------------------------------------------------------------------------
-
-
-def _as_float(column: pd.Series) -> FloatArray:
-    """Float values of a numeric column; NaN where missing. Dates become seconds."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        column = column - column.min()
-    if pd.api.types.is_timedelta64_dtype(column.dtype):
-        return column.dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
-    # Contiguous: a column of a 2-d block is a strided view, and sorting it is much slower.
-    return np.ascontiguousarray(column.to_numpy(dtype=np.float64, na_value=np.nan))
-
-
-def _score_column(column: pd.Series, target: _Target) -> _Score:
-    if _is_numeric(column.dtype):
-        return _score_numeric(_as_float(column), target)
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    n_missing = int((codes < 0).sum())
-    n_codes = len(uniques) + (n_missing > 0)
-    codes = np.where(codes < 0, len(uniques), codes).astype(np.intp)
-    return _score_categorical(codes, n_codes, n_missing, target)
-
-
-def _score_numeric(x: FloatArray, target: _Target) -> _Score:
-    present = ~np.isnan(x)
-    n_present = int(present.sum())
-    n_missing = len(x) - n_present
-    order = np.argsort(x)  # missing values sort last
-    if n_present == 0 or (n_missing == 0 and x[order[0]] == x[order[-1]]):
-        return _constant_score(target)
-    auc = _auc(x, order, n_present, target)
-    duration = target.duration
-    if duration is None:
-        return _Score(auc, n_missing=n_missing)
-    rows = present & duration.present
-    churners = rows & target.positive
-    if n_missing:
-        d_ranks = _ranks_within(duration.values, duration.order, rows)
-        d_churner_ranks = _ranks_within(duration.values, duration.order, churners)
-    else:
-        d_ranks, d_churner_ranks = duration.ranks, duration.churner_ranks
-    rho_all = _spearman(x, order, rows, d_ranks)
-    return _Score(auc, rho_all, _spearman(x, order, churners, d_churner_ranks), n_missing)
-
-
-def _score_categorical(codes: IntArray, n_codes: int, n_missing: int, target: _Target) -> _Score:
-    if n_codes <= 1:
-        return _constant_score(target)
-    encoded = _oof_mean(codes, n_codes, target.label, target.folds)
-    auc = _auc(encoded, np.argsort(encoded), len(encoded), target)
-    duration = target.duration
-    if duration is None:
-        return _Score(auc, n_missing=n_missing)
-    # Among churners the encoding learns from churners only, as a numeric feature is ranked
-    # among churners only.
-    by_all = _oof_mean(codes, n_codes, duration.values, target.folds)
-    churner_values = np.where(target.positive, duration.values, np.nan)
-    by_churners = _oof_mean(codes, n_codes, churner_values, target.folds)
-    churners = duration.present & target.positive
-    return _Score(
-        auc,
-        _spearman(by_all, np.argsort(by_all), duration.present, duration.ranks),
-        _spearman(by_churners, np.argsort(by_churners), churners, duration.churner_ranks),
-        n_missing,
-    )
-
-
-def _constant_score(target: _Target) -> _Score:
-    if target.duration is None:
-        return _Score(0.5)
-    return _Score(0.5, 0.0, 0.0)
-
-
-def _sorted_ranks(sorted_values: FloatArray) -> FloatArray:
-    """Average ranks (1-based, ties share their mean rank) of values already sorted."""
-    n = len(sorted_values)
-    new_run = np.empty(n, dtype=bool)
-    new_run[:1] = True
-    np.not_equal(sorted_values[1:], sorted_values[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
-    if len(starts) == n:
-        return np.arange(1.0, n + 1.0)
-    sizes = np.diff(starts, append=n)
-    return np.repeat(starts + (sizes + 1) / 2, sizes)
-
-
-def _ranks_within(values: FloatArray, order: IntArray, rows: BoolArray) -> FloatArray:
-    """Each row's average rank among ``rows`` (0 elsewhere); ``order`` sorts ``values``."""
-    selected = order[rows[order]]
-    ranks = np.zeros(len(values))
-    ranks[selected] = _sorted_ranks(values[selected])
-    return ranks
-
-
-def _auc(x: FloatArray, order: IntArray, n_present: int, target: _Target) -> float:
-    """Symmetrised AUC, missing values tied at the bottom and at the top; the larger one.
-
-    ``order`` sorts ``x`` with its ``len(x) - n_present`` missing values last.
-    """
-    n_pos = int(target.positive.sum())
-    n_neg = len(x) - n_pos
-    n_missing = len(x) - n_present
-    present_rows = order[:n_present]
-    pos_present = target.label[present_rows]
-    present_sum = _dot(_sorted_ranks(x[present_rows]), pos_present)
-    n_pos_present = int(pos_present.sum())
-    n_pos_missing = n_pos - n_pos_present
-    missing_mid = (n_missing + 1) / 2
-    below = present_sum + n_missing * n_pos_present + n_pos_missing * missing_mid
-    above = present_sum + n_pos_missing * (n_present + missing_mid)
-    return max(_symmetric_auc(below, n_pos, n_neg), _symmetric_auc(above, n_pos, n_neg))
-
-
-def _symmetric_auc(positive_rank_sum: float, n_pos: int, n_neg: int) -> float:
-    """Mann-Whitney U of the positives over ``n_pos * n_neg``, folded above 0.5."""
-    auc = (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return max(auc, 1.0 - auc)
-
-
-def _spearman(x: FloatArray, order: IntArray, rows: BoolArray, d_ranks: FloatArray) -> float:
-    """``|Spearman rho|`` of x and the duration over ``rows``; 0 if one is constant there.
-
-    ``order`` sorts ``x``; ``d_ranks`` holds the duration's ranks among the same ``rows``.
-    Filtering the sort order keeps it sorted, so no subset is sorted again.
-    """
-    n_rows = int(rows.sum())
-    if n_rows < _MIN_CORRELATION_ROWS:
-        return np.nan
-    selected = order if n_rows == len(x) else order[rows[order]]
-    mean_rank = (n_rows + 1) / 2  # ranks are exact halves, so centring them is exact
-    rank_x = _sorted_ranks(x[selected]) - mean_rank
-    rank_d = d_ranks[selected] - mean_rank
-    scale = float(np.sqrt(_dot(rank_x, rank_x) * _dot(rank_d, rank_d)))
-    if scale == 0.0:
-        return 0.0
-    return min(abs(_dot(rank_x, rank_d)) / scale, 1.0)
-
-
-def _dot(a: FloatArray, b: FloatArray) -> float:
-    """Inner product without BLAS, whose threads only contend on one vector."""
-    return float(np.einsum("i,i->", a, b))
-
-
-def _oof_mean(codes: IntArray, n_codes: int, values: FloatArray, folds: IntArray) -> FloatArray:
-    """Each row's category mean of ``values`` in the other folds, smoothed to the mean."""
-    present = ~np.isnan(values)
-    filled = np.where(present, values, 0.0)
-    overall = float(filled.sum()) / max(int(present.sum()), 1)
-    cells = folds * n_codes + codes
-    size = _N_FOLDS * n_codes
-    sums = np.bincount(cells, weights=filled, minlength=size).reshape(_N_FOLDS, n_codes)
-    counts = np.bincount(cells, weights=present, minlength=size).reshape(_N_FOLDS, n_codes)
-    other_sums = sums.sum(axis=0) - sums
-    other_counts = counts.sum(axis=0) - counts
-    encoding = (other_sums + _SMOOTHING * overall) / (other_counts + _SMOOTHING)
-    return np.asarray(encoding[folds, codes], dtype=np.float64)
+    ranks = ranks_within(values, order, present)
+    churner_ranks = ranks_within(values, order, present & positive)
+    return Target(positive, label, folds, Duration(values, order, present, ranks, churner_ranks))
