@@ -36,18 +36,25 @@ def later_cutoffs():
     tests = cutoffs[-3:]
     model = ChurnClassifier(**PARAMS).fit(*data.until(tests[0]).classification())
     X, y = data.at(tests).classification()
-    oracle = bank.oracle_probability(tests, 90).set_index(["customer_id", "cutoff"])
-    return model.predict_proba(X)[:, 1], y.to_numpy(), oracle["probability"].reindex(X.index)
+    oracles = [
+        bank.oracle_probability(tests, 90, knows_frailty=knows)
+        .set_index(["customer_id", "cutoff"])["probability"]
+        .reindex(X.index)
+        for knows in (True, False)
+    ]
+    return model.predict_proba(X)[:, 1], y.to_numpy(), *oracles
 
 
 @pytest.mark.slow
 def test_classifier_approaches_the_oracle_on_a_later_cutoff(later_cutoffs):
-    probability, y, oracle = later_cutoffs
+    probability, y, oracle, visible = later_cutoffs
     assert not oracle.isna().any()
     auc, best = roc_auc_score(y, probability), roc_auc_score(y, oracle)
     # The target is within 0.02 of the oracle. The oracle also knows each
-    # customer's hidden frailty, which no table shows; the measured gap on the 10,000-customer
-    # experiment is in docs/experiments.md; here it measured 0.856 vs 0.886 (gap 0.030).
+    # customer's hidden frailty, a hazard multiplier no table records; restricted to what the
+    # tables can reveal (median frailty) it is the fair yardstick, and the classifier is
+    # within 0.02 of that. Measured here: 0.856, oracle 0.886, without frailty 0.871.
+    assert auc >= roc_auc_score(y, visible) - 0.02
     assert auc >= best - 0.04, (auc, best)
     assert expected_calibration_error(y, probability) <= 0.02
     assert probability.mean() == pytest.approx(y.mean(), rel=0.3)

@@ -189,6 +189,26 @@ def test_oracle_ranks_well_and_matches_the_realised_rate(bank: SyntheticBank) ->
     assert abs(oracle["probability"].mean() - realised.mean()) < 0.01
 
 
+def test_oracle_without_frailty_knows_less_and_is_the_same_without_frailty(
+    bank: SyntheticBank,
+) -> None:
+    month_ends = pd.date_range("2022-01-31", periods=MONTHS, freq="ME")[[8, 14, 20]]
+    full = bank.oracle_probability(month_ends)
+    visible = bank.oracle_probability(month_ends, knows_frailty=False)
+    assert visible[["customer_id", "cutoff"]].equals(full[["customer_id", "cutoff"]])
+    realised = _realised(bank, full)
+    assert roc_auc_score(realised, visible["probability"]) < roc_auc_score(
+        realised, full["probability"]
+    )
+    assert visible["probability"].between(0, 1).all()
+    plain = make_bank(n_customers=300, months=12, seed=2, config=SyntheticConfig(frailty_sigma=0.0))
+    cutoffs = ["2022-06-30", "2022-09-30"]
+    assert np.allclose(
+        plain.oracle_probability(cutoffs)["probability"],
+        plain.oracle_probability(cutoffs, knows_frailty=False)["probability"],
+    )
+
+
 def test_oracle_rows_are_the_population_at_each_cutoff(bank: SyntheticBank) -> None:
     cutoff = pd.Timestamp("2022-09-30")
     oracle = bank.oracle_probability("2022-09-30")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BANK_CLOSED",
     "CHURNED",
+    "COMPLAINT_FRAILTY_POWER",
     "DISENGAGING",
     "GENDERS",
     "INCOME_BANDS",

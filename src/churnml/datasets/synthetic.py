@@ -14,7 +14,7 @@ the best churn probability any model could reach.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, TypeAlias
 
@@ -23,6 +23,7 @@ import pandas as pd
 
 from churnml.datasets._synthetic_accounts import make_accounts
 from churnml.datasets._synthetic_chain import (
+    COMPLAINT_FRAILTY_POWER,
     DISENGAGING,
     GENDERS,
     INCOME_BANDS,
@@ -257,7 +258,9 @@ class SyntheticBank:
     truth: pd.DataFrame
     _chain: Chain = field(repr=False)
 
-    def oracle_probability(self, cutoffs: CutoffsLike, horizon_days: int = 90) -> pd.DataFrame:
+    def oracle_probability(
+        self, cutoffs: CutoffsLike, horizon_days: int = 90, *, knows_frailty: bool = True
+    ) -> pd.DataFrame:
         """Generator's own probability of churn in ``(cutoff, cutoff + horizon]``.
 
         The probability is exact under the hidden chain, given each customer's state at the
@@ -273,6 +276,11 @@ class SyntheticBank:
             Month-ends inside the simulated window.
         horizon_days : int, default 90
             Horizon in days.
+        knows_frailty : bool, default True
+            False gives the probability for a customer of the same state, demographics,
+            tenure and complaints but of median frailty (1): the frailty is a hidden
+            per-customer multiplier of the hazard that no table records (it only tilts the
+            complaint rate), so this is the oracle restricted to what the tables can reveal.
 
         Returns
         -------
@@ -289,6 +297,13 @@ class SyntheticBank:
         if horizon_days < 1:
             raise InputError(f"horizon_days must be a positive number of days, got {horizon_days}")
         chain = self._chain
+        if not knows_frailty:
+            frailty = self.truth["frailty"].to_numpy()
+            chain = replace(
+                chain,
+                log_hazard=chain.log_hazard - np.log(frailty),
+                complaint_rate=chain.complaint_rate / frailty**COMPLAINT_FRAILTY_POWER,
+            )
         ids = self.truth["customer_id"].to_numpy()
         months = self._cutoff_months(cutoffs)
         followed = [
