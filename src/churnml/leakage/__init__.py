@@ -46,6 +46,7 @@ from churnml.errors import InputError, LeakageWarning
 __all__ = ["check_leakage", "leakage_report"]
 
 from churnml.leakage.scores import (
+    N_FOLDS,
     BoolArray,
     Duration,
     FloatArray,
@@ -60,13 +61,7 @@ from churnml.leakage.scores import (
 
 _AUC_THRESHOLD = 0.97
 _CORRELATION_THRESHOLD = 0.97
-_N_FOLDS = 5
 _SEED = 0
-# Pseudo-rows at the overall mean added to every category, so a category seen once in the
-# other folds does not get an extreme encoding from a single row.
-_SMOOTHING = 1.0
-# Below this many rows a rank correlation of 0.97 or more happens by chance too often.
-_MIN_CORRELATION_ROWS = 10
 _REPORT_COLUMNS = ["feature", "auc", "duration_correlation", "flagged", "reason"]
 _MAX_EXAMPLES = 5
 
@@ -360,7 +355,7 @@ def _duration(duration: ArrayLike, X: pd.DataFrame) -> FloatArray:
 
 def _target(X: pd.DataFrame, y: ArrayLike, duration: ArrayLike | None) -> Target:
     positive = _binary_label(y, X)
-    folds = (np.random.default_rng(_SEED).permutation(len(X)) % _N_FOLDS).astype(np.intp)
+    folds = (np.random.default_rng(_SEED).permutation(len(X)) % N_FOLDS).astype(np.intp)
     label = positive.astype(np.float64)
     if duration is None:
         return Target(positive, label, folds, None)

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from pandas.api.extensions import ExtensionDtype
 
 __all__ = [
+    "N_FOLDS",
     "BoolArray",
     "Dtype",
     "Duration",
@@ -30,17 +31,13 @@ __all__ = [
 ]
 
 
-_AUC_THRESHOLD = 0.97
-_CORRELATION_THRESHOLD = 0.97
-_N_FOLDS = 5
-_SEED = 0
+# Folds of the out-of-fold encoding of text columns.
+N_FOLDS = 5
 # Pseudo-rows at the overall mean added to every category, so a category seen once in the
 # other folds does not get an extreme encoding from a single row.
 _SMOOTHING = 1.0
 # Below this many rows a rank correlation of 0.97 or more happens by chance too often.
 _MIN_CORRELATION_ROWS = 10
-_REPORT_COLUMNS = ["feature", "auc", "duration_correlation", "flagged", "reason"]
-_MAX_EXAMPLES = 5
 
 
 FloatArray = NDArray[np.float64]
@@ -244,9 +241,9 @@ def _oof_mean(codes: IntArray, n_codes: int, values: FloatArray, folds: IntArray
     filled = np.where(present, values, 0.0)
     overall = float(filled.sum()) / max(int(present.sum()), 1)
     cells = folds * n_codes + codes
-    size = _N_FOLDS * n_codes
-    sums = np.bincount(cells, weights=filled, minlength=size).reshape(_N_FOLDS, n_codes)
-    counts = np.bincount(cells, weights=present, minlength=size).reshape(_N_FOLDS, n_codes)
+    size = N_FOLDS * n_codes
+    sums = np.bincount(cells, weights=filled, minlength=size).reshape(N_FOLDS, n_codes)
+    counts = np.bincount(cells, weights=present, minlength=size).reshape(N_FOLDS, n_codes)
     other_sums = sums.sum(axis=0) - sums
     other_counts = counts.sum(axis=0) - counts
     encoding = (other_sums + _SMOOTHING * overall) / (other_counts + _SMOOTHING)
