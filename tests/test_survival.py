@@ -106,6 +106,15 @@ def test_hazard_beyond_the_learned_months_carries_on(fitted):
     assert (hazards[19] == hazards[18]).all() and (hazards[20] == hazards[18]).all()
 
 
+def test_refit_grows_the_chosen_trees_on_every_row(fitted):
+    model, X, y = fitted
+    assert model.holdout_ == "random stratified 20% of rows; refit on all rows"
+    assert model.booster_.num_trees() == model.best_iteration_
+    held = clone(model).set_params(refit=False).fit(X, y)
+    assert held.best_iteration_ == model.best_iteration_
+    assert not np.array_equal(held.predict(X), model.predict(X))
+
+
 def test_same_data_and_seed_same_curves(fitted):
     model, X, y = fitted
     again = clone(model).fit(X, y)
@@ -116,7 +125,8 @@ def test_bank_holdout_is_the_latest_cutoff_with_follow_up_cut(bank_survival):
     X, y = bank_survival.survival()
     model = ChurnSurvivalModel(**FAST).fit(X, y)
     assert model.holdout_ == (
-        "cutoff 2023-06-30, learning on cutoffs up to 2023-03-31; follow-up cut there"
+        "cutoff 2023-06-30, learning on cutoffs up to 2023-03-31; follow-up cut there; "
+        "refit on all rows"
     )
     curves = model.predict_survival_function(X.head(3), [1, 3, 12])
     assert (curves.to_numpy() <= 1).all()

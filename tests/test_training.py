@@ -188,7 +188,10 @@ def test_from_frame_builds_features_label_and_duration():
     assert X.columns.tolist() == ["Age", "Geography"]
     assert X.index.name == "CustomerId" and X.index[0] == 1000
     Xs, ys = data.survival()
-    assert len(Xs) == len(ys) == int((flat_frame()["Tenure"] > 0).sum())
+    frame = flat_frame()
+    followed = (frame["Tenure"] > 0) | (frame["Exited"] == 1)
+    assert len(Xs) == len(ys) == int(followed.sum())
+    assert (ys["duration"] == 0).sum() == int(((frame["Tenure"] == 0) & followed).sum()) > 0
     assert data.horizon_days is None and len(data.cutoffs) == 0
     with pytest.raises(InputError, match="flat table"):
         data.until("2024-01-01")

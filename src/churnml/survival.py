@@ -11,8 +11,9 @@ it is linear (churn spread evenly over the month), and beyond ``max_months`` the
 month's hazard carries on.
 
 When ``X`` is indexed by ``(customer_id, cutoff)``, the early-stopping holdout is the latest
-cutoff and the learning rows' follow-up is cut at that cutoff, so the trees never see what
-happened after it; durations are then in days (``period`` = days per month).
+cutoff and the learning rows' follow-up is cut at that cutoff, so early stopping never sees
+what happened after it; durations are then in days (``period`` = days per month). With the
+number of trees chosen, the model is grown again on every row (``refit``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         at least this many days earlier, their follow-up cut at the latest cutoff.
     holdout_fraction : float, default 0.2
         Without cutoffs: a random holdout of this share of rows, stratified by event.
+    refit : bool, default True
+        Once early stopping has chosen the number of trees, grow them again on every row
+        with its full follow-up (the holdout's cut only keeps early stopping honest).
     random_state : int, default 0
     n_jobs : int, default 1
 
@@ -104,6 +108,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         metric: str = "binary_logloss",
         holdout_gap_days: int = 90,
         holdout_fraction: float = 0.2,
+        refit: bool = True,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -126,6 +131,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.metric = metric
         self.holdout_gap_days = holdout_gap_days
         self.holdout_fraction = holdout_fraction
+        self.refit = refit
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -177,6 +183,18 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
             callbacks=callbacks,
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
+        if self.refit and X_holdout is None and holdout is not None:
+            # The holdout only chose the number of trees; the hazard learns from every row
+            # and all of its follow-up (a short history would otherwise starve it).
+            self.booster_ = grow_booster(
+                params,
+                self._person_months(view, event, duration),
+                n_estimators=self.best_iteration_,
+                holdout=None,
+                early_stopping_rounds=None,
+                callbacks=None,
+            )
+            self.holdout_ += "; refit on all rows"
         self.frame_ = frame
         self.n_features_in_ = len(frame.columns)
         if frame.named:

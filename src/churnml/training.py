@@ -93,8 +93,15 @@ class TrainingSet:
         return self.X.loc[known], self.labels.loc[known, "event"].astype(bool)
 
     def survival(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """``(X, y)`` on rows with any follow-up; ``y`` as :func:`survival_target`."""
-        followed = self.labels["duration"].to_numpy() > 0
+        """``(X, y)`` on rows with any follow-up; ``y`` as :func:`survival_target`.
+
+        A row censored at duration 0 (no follow-up at all, e.g. a flat table's stayer with
+        tenure 0) says nothing and is left out; a churn at duration 0 is kept.
+        """
+        durations = self.labels["duration"].to_numpy()
+        followed = (durations > 0) | (
+            (durations == 0) & self.labels["observed"].to_numpy(dtype=bool)
+        )
         rows = self.labels.loc[followed]
         return self.X.loc[followed], survival_target(rows["observed"], rows["duration"])
 
