@@ -1,0 +1,189 @@
+"""Berka (PKDD'99): a real bank's 15 months, churn derived by churnml's labels.
+
+Berka has no churn flag: churn is the contract's definition applied to its balances and
+accounts, and the slice of transactions ends on 1994-03-30, so follow-up is short and
+churn events are few. The experiment counts them first and only reports model metrics
+when both the learning and the test rows hold at least ``min_events`` churns; with fewer,
+a metric would be noise, and the report gives the counts instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from evaluation import (
+    SURVIVAL_METRICS,
+    add_classification,
+    bootstrap_auc,
+    data_file,
+    hazard_learning_rows,
+    interval,
+    monthly_grid,
+    survival_scores,
+)
+from results import Outcome, at_least, at_most
+
+from churnml.baselines import CoxBaseline
+from churnml.classifier import ChurnClassifier
+from churnml.datasets import load_berka
+from churnml.survival import ChurnSurvivalModel
+from churnml.tables import Tables
+from churnml.timeline import month_end_cutoffs
+from churnml.training import TrainingSet, training_set
+
+NAME = "berka"
+COUNTS = "data"
+CLASSIFIER = "ChurnClassifier"
+LGBM, COX = "LightGBM hazard", "Cox (lifelines)"
+RANDOM_HOLDOUT = "LightGBM hazard, random holdout"
+CLASSIFIER_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
+
+
+def run(config: dict[str, Any], *, data_dir: Path) -> Outcome:
+    out = Outcome(NAME)
+    folder = data_file(data_dir, config["data"]["path"])
+    with out.step("load"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tables = load_berka(folder)
+    out.notes += [f"`load_berka` warned (expected, documented): {w.message}" for w in caught]
+    horizon = int(config["cutoffs"]["horizon_days"])
+    last = tables.observed_until - pd.Timedelta(days=horizon)
+    cutoffs = month_end_cutoffs(config["cutoffs"]["first"], last)
+    with out.step("features and labels"):
+        data = training_set(tables, cutoffs=cutoffs, horizon_days=horizon)
+    out.setup.append(
+        f"`load_berka(berka/)` (default known_at = end of the transaction slice): "
+        f"{tables!r}, data until {tables.observed_until.date()}"
+    )
+    out.setup.append(_per_cutoff(data, horizon))
+    _churn_months(out, data, tables)
+    _classifier(out, data, config)
+    _survival(out, data, pd.Timestamp(config["survival"]["test_cutoff"]), config)
+    return out
+
+
+def _per_cutoff(data: TrainingSet, horizon: int) -> str:
+    labels = data.labels
+    by_cutoff = labels.groupby(level="cutoff")["event"].agg(["size", "sum"])
+    shown = ", ".join(
+        f"{cutoff:%Y-%m} {int(row['sum'])}/{int(row['size'])}"
+        for cutoff, row in by_cutoff.iterrows()
+    )
+    return (
+        f"{len(by_cutoff)} month-end cutoffs, horizon {horizon} days (churn counts below are "
+        "rows, one per customer and cutoff); churns within the "
+        f"horizon / rows, by cutoff: {shown}"
+    )
+
+
+def _churn_months(out: Outcome, data: TrainingSet, tables: Tables) -> None:
+    """When the churns are dated, beside the bank's total balance month by month."""
+    labels = data.labels.reset_index()
+    churners = labels.loc[labels["observed"]].groupby("customer_id")["churn_date"].first()
+    months = churners.dt.to_period("M").value_counts()
+    if months.empty:
+        return
+    peak = months.idxmax()
+    balances = tables.balances
+    total = balances.groupby(balances["date"].dt.to_period("M"))["balance"].sum()
+    change = total.pct_change().get(peak, np.nan)
+    out.notes.append(
+        f"Churn dates of the {len(churners)} customers who churn: {int(months.max())} fall "
+        f"in {peak}, when the bank's total month-end balance changed by {change:+.1%} from "
+        f"the month before; by month: "
+        + ", ".join(f"{month} {count}" for month, count in months.sort_index().items())
+        + ". A bank-wide dip trips the partial-churn rule (a month at ≤ 30% of the 12-month "
+        "peak) for customers near it, so some of these labels may be seasonal, not leaving."
+    )
+
+
+def _enough(out: Outcome, what: str, learn_events: int, test_events: int, minimum: int) -> bool:
+    if min(learn_events, test_events) >= minimum:
+        return True
+    out.notes.append(
+        f"{what}: {learn_events} churns to learn from and {test_events} to test on, fewer than "
+        f"{minimum}: no metric is reported, since it would mostly be noise."
+    )
+    return False
+
+
+def _classifier(out: Outcome, data: TrainingSet, config: dict[str, Any]) -> None:
+    test_cutoff = data.cutoffs[-1]
+    learn = data.until(test_cutoff)
+    X, y = learn.classification()
+    X_test, y_test = data.at(test_cutoff).classification()
+    model = f"{CLASSIFIER} @ {test_cutoff.date()}"
+    out.add(COUNTS, f"classifier learning rows (until {test_cutoff.date()})", len(X))
+    out.add(COUNTS, "classifier learning churns", int(y.sum()))
+    out.add(COUNTS, f"classifier test rows ({test_cutoff.date()})", len(X_test))
+    out.add(COUNTS, "classifier test churns", int(y_test.sum()))
+    if not _enough(out, "Classifier", int(y.sum()), int(y_test.sum()), _minimum(config)):
+        return
+    with out.step("classifier"):
+        fitted = ChurnClassifier(**config["classifier"]).fit(X, y)
+    proba = fitted.predict_proba(X_test)[:, 1]
+    add_classification(out, model, y_test, proba, metrics=CLASSIFIER_METRICS)
+    resamples = config["bootstrap"]
+    draws = bootstrap_auc(
+        y_test, {"auc": proba}, n_resamples=resamples["n_resamples"], seed=resamples["seed"]
+    )
+    out.notes.append(
+        f"Classifier ROC AUC at {test_cutoff.date()}: {interval(draws['auc'])} "
+        f"({int(y_test.sum())} churners): wide, as expected from so few events. Holdout: "
+        f"{fitted.holdout_}."
+    )
+
+
+def _minimum(config: dict[str, Any]) -> int:
+    return int(config["min_events"])
+
+
+def _survival(
+    out: Outcome, data: TrainingSet, cutoff: pd.Timestamp, config: dict[str, Any]
+) -> None:
+    X_learn, y_learn = data.until(cutoff).survival()
+    X_test, y_test = data.at(cutoff).survival()
+    learn_events, test_events = int(y_learn["event"].sum()), int(y_test["event"].sum())
+    out.add(COUNTS, f"survival learning rows (until {cutoff.date()})", len(X_learn))
+    out.add(COUNTS, "survival learning churns", learn_events)
+    out.add(COUNTS, f"survival test rows ({cutoff.date()})", len(X_test))
+    out.add(COUNTS, "survival test churns", test_events)
+    if not _enough(out, f"Survival @ {cutoff.date()}", learn_events, test_events, _minimum(config)):
+        return
+    times, grid_note = monthly_grid(y_learn, y_test, config["survival"]["grid_months"])
+    out.setup.append(f"Survival @ {cutoff.date()}: IBS and AUC grid: {grid_note}")
+    models = {
+        LGBM: ChurnSurvivalModel(**config["survival"]["params"]),
+        RANDOM_HOLDOUT: ChurnSurvivalModel(**config["survival"]["params"]),
+        COX: CoxBaseline(**config["cox"]),
+    }
+    # Without the cutoff in the index the hazard model holds out random rows for early
+    # stopping and grows its trees on all the others, their follow-up uncut.
+    learning = {RANDOM_HOLDOUT: X_learn.droplevel("cutoff")}
+    scores = {}
+    for name, model in models.items():
+        with out.step(f"survival: {name}"):
+            model.fit(learning.get(name, X_learn), y_learn)
+            scores[name] = survival_scores(model, y_learn, X_test, y_test, times)
+    out.notes.append(
+        f"Survival @ {cutoff.date()}: the LightGBM hazard saw less than Cox: "
+        f"{hazard_learning_rows(models[LGBM], X_learn, y_learn)}; Cox learns from all "
+        f"{len(X_learn):,} rows, followed up to {cutoff.date()}."
+    )
+    for metric in SURVIVAL_METRICS:
+        out.add(f"{COX} @ {cutoff.date()}", metric, scores[COX][metric])
+    for name in (LGBM, RANDOM_HOLDOUT):
+        for metric in SURVIVAL_METRICS:
+            cox = scores[COX][metric]
+            target = at_most(cox, "Cox") if metric == "ibs" else at_least(cox, "Cox")
+            out.add(f"{name} @ {cutoff.date()}", metric, scores[name][metric], target=target)
+    out.notes.append(
+        f"`{RANDOM_HOLDOUT}` is the same model fitted on the learning rows without their "
+        "cutoff index, so `ChurnSurvivalModel` holds out a random 20% for early stopping "
+        f"({models[RANDOM_HOLDOUT].holdout_}) and learns from the rest with their full "
+        "follow-up: what its default temporal holdout costs on a short history."
+    )
