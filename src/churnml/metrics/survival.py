@@ -97,7 +97,9 @@ def _censoring_bound(y_train: Any) -> float:
     return float(min(time.max(), km.unique_time_[km.prob_ <= 0].min(initial=np.inf)))
 
 
-def _select(y_train: Any, y_test: Any, times: Array, *, cases: bool) -> tuple[Array, float]:
+def _select(
+    y_train: Any, y_test: Any, times: Array, *, cases: bool, warn: bool = True
+) -> tuple[Array, float]:
     """Mask of the usable ``times`` and the censoring bound; warns when some are dropped."""
     bound = _censoring_bound(y_train)
     event, time = _target(y_test, "y_test")
@@ -110,7 +112,7 @@ def _select(y_train: Any, y_test: Any, times: Array, *, cases: bool) -> tuple[Ar
     )
     if not keep.any():
         raise InputError(f"none of the evaluation times {times} is usable: {why}")
-    if not keep.all():
+    if warn and not keep.all():
         # stacklevel 3: the user's call of the public function that called this helper.
         dropped = f"dropped {(~keep).sum()} of {len(times)} times {times[~keep][:5]}"
         warnings.warn(f"{dropped}: {why}", stacklevel=3)
@@ -127,7 +129,7 @@ def _truncate(y: Any, bound: float) -> Any:
     return out
 
 
-def usable_times(y_train: Any, y_test: Any, times: npt.ArrayLike) -> Array:
+def usable_times(y_train: Any, y_test: Any, times: npt.ArrayLike, *, warn: bool = True) -> Array:
     """Evaluation times at which scikit-survival's IPCW metrics are defined.
 
     scikit-survival estimates the censoring distribution from ``y_train`` by Kaplan-Meier:
@@ -142,11 +144,13 @@ def usable_times(y_train: Any, y_test: Any, times: npt.ArrayLike) -> Array:
         Survival targets (event, duration).
     times : array-like of float
         Strictly increasing evaluation times.
+    warn : bool, default True
+        Warn when times are dropped; False when the call is meant to filter them.
 
     Returns
     -------
     numpy.ndarray
-        The usable times. Warns when some are dropped; raises InputError if none remain.
+        The usable times; raises InputError if none remain.
 
     Examples
     --------
@@ -156,7 +160,7 @@ def usable_times(y_train: Any, y_test: Any, times: npt.ArrayLike) -> Array:
     array([1., 2.])
     """
     t = _times(times)
-    return t[_select(y_train, y_test, t, cases=False)[0]]
+    return t[_select(y_train, y_test, t, cases=False, warn=warn)[0]]
 
 
 def uno_c(y_train: Any, y_test: Any, risk: npt.ArrayLike, *, tau: float | None = None) -> float:

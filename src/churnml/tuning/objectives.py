@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from churnml.classifier import ChurnClassifier
 from churnml.errors import InputError
-from churnml.metrics import harrell_c, integrated_brier
+from churnml.metrics import harrell_c, integrated_brier, usable_times
 from churnml.survival import ChurnSurvivalModel
 
 __all__ = ["CLASSIFIER_OBJECTIVES", "SURVIVAL_OBJECTIVES", "Direction", "Fold", "Objective"]
@@ -63,16 +63,11 @@ def _c_index(model: ChurnSurvivalModel, fold: Fold) -> float:
 
 
 def _ibs_times(fold: Fold, period: float) -> np.ndarray:
-    """Whole months (in duration units) where the IBS is defined.
-
-    The rule of :func:`~churnml.metrics.usable_times` (from the first validation duration to
-    before the last learning or validation one), applied here so that no time is dropped
-    with a warning on every trial.
-    """
-    low = float(fold.y_valid["duration"].min())
-    high = min(float(fold.y_learn["duration"].max()), float(fold.y_valid["duration"].max()))
-    times = np.arange(1, int(high // period) + 2) * period
-    return times[(times >= low) & (times < high)]
+    """Whole months (in duration units) where the IBS is defined, without a warning."""
+    high = float(fold.y_learn["duration"].max())
+    return usable_times(
+        fold.y_learn, fold.y_valid, np.arange(1, int(high // period) + 2) * period, warn=False
+    )
 
 
 def _ibs(model: ChurnSurvivalModel, fold: Fold) -> float:
@@ -96,7 +91,11 @@ def _check_events(fold: Fold, estimator: Any) -> None:
 
 def _check_ibs(fold: Fold, estimator: Any) -> None:
     _check_events(fold, estimator)
-    if len(_ibs_times(fold, estimator.period)) < 2:
+    try:
+        usable = len(_ibs_times(fold, estimator.period))
+    except InputError:
+        usable = 0
+    if usable < 2:
         raise InputError(
             f"{fold.name}: the integrated Brier score needs two whole months within both the "
             "learning and the validation follow-up; validate on earlier cutoffs or use "
