@@ -68,6 +68,13 @@ class FeatureFrame:
         learned = cls(owner, list(frame.columns), categories, named)
         return learned, learned.view(frame, table="X")
 
+    def fitted_on(self, estimator: Any) -> None:
+        """Give ``estimator`` this frame and scikit-learn's ``n_features_in_`` (and names)."""
+        estimator.frame_ = self
+        estimator.n_features_in_ = len(self.columns)
+        if self.named:
+            estimator.feature_names_in_ = np.asarray(self.columns, dtype=object)
+
     def view(self, X: Any, *, table: str = "X") -> pd.DataFrame:
         """The model's view of ``X``: learned columns in order, categories fixed."""
         if self.named and not isinstance(X, pd.DataFrame):

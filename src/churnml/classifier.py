@@ -176,10 +176,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.booster_ = self._grow(learn_X, learn_y, hold_X, hold_y, callbacks)
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
         self.calibrator_ = self._calibrate(hold_X, hold_y)
-        self.frame_ = frame
-        self.n_features_in_ = len(frame.columns)
-        if frame.named:
-            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        frame.fitted_on(self)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

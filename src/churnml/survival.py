@@ -195,10 +195,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
                 callbacks=None,
             )
             self.holdout_ += "; refit on all rows"
-        self.frame_ = frame
-        self.n_features_in_ = len(frame.columns)
-        if frame.named:
-            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        frame.fitted_on(self)
         return self
 
     def predict_hazard(self, X: Any, months: int) -> pd.DataFrame:
