@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from evaluation import (
-    SURVIVAL_METRICS,
     add_classification,
+    add_survival_versus_cox,
     bootstrap_auc,
     data_file,
     hazard_learning_rows,
@@ -25,7 +25,7 @@ from evaluation import (
     monthly_grid,
     survival_scores,
 )
-from results import Outcome, at_least, at_most
+from results import Outcome
 
 from churnml.baselines import CoxBaseline
 from churnml.classifier import ChurnClassifier
@@ -169,18 +169,14 @@ def _survival(
         with out.step(f"survival: {name}"):
             model.fit(learning.get(name, X_learn), y_learn)
             scores[name] = survival_scores(model, y_learn, X_test, y_test, times)
-    out.notes.append(
-        f"Survival @ {cutoff.date()}: the LightGBM hazard saw less than Cox: "
-        f"{hazard_learning_rows(models[LGBM], X_learn, y_learn)}; Cox learns from all "
-        f"{len(X_learn):,} rows, followed up to {cutoff.date()}."
+    add_survival_versus_cox(
+        out,
+        str(cutoff.date()),
+        scores,
+        cox=COX,
+        hazards=[LGBM, RANDOM_HOLDOUT],
+        hazard_note=hazard_learning_rows(models[LGBM], X_learn, y_learn),
     )
-    for metric in SURVIVAL_METRICS:
-        out.add(f"{COX} @ {cutoff.date()}", metric, scores[COX][metric])
-    for name in (LGBM, RANDOM_HOLDOUT):
-        for metric in SURVIVAL_METRICS:
-            cox = scores[COX][metric]
-            target = at_most(cox, "Cox") if metric == "ibs" else at_least(cox, "Cox")
-            out.add(f"{name} @ {cutoff.date()}", metric, scores[name][metric], target=target)
     out.notes.append(
         f"`{RANDOM_HOLDOUT}` is the same model fitted on the learning rows without their "
         "cutoff index, so `ChurnSurvivalModel` holds out a random 20% for early stopping "

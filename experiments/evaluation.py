@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from results import Outcome, Target
+from results import Outcome, Target, at_least, at_most
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -148,10 +148,10 @@ def monthly_grid(
 
 
 def hazard_learning_rows(model: Any, X: pd.DataFrame, y: np.ndarray) -> str:
-    """What a fitted ``ChurnSurvivalModel`` grew its trees on, when its holdout was temporal.
+    """How a fitted ``ChurnSurvivalModel`` chose its trees, when its holdout was temporal.
 
     The model keeps its latest cutoff for early stopping and cuts the other rows' follow-up
-    there, so on a short history it learns from far less than the rows it was given.
+    there; with ``refit`` it then grows the chosen trees again on every row.
     """
     if "cutoff" not in X.index.names:
         return f"holdout: {model.holdout_}"
@@ -172,6 +172,34 @@ def hazard_learning_rows(model: Any, X: pd.DataFrame, y: np.ndarray) -> str:
         f"{cutoffs[learning].max().date()} with follow-up cut at {latest.date()} "
         f"({churns:,} churns, at most {known.max() / model.period:.0f} months followed)" + refit
     )
+
+
+def versus_cox(metric: str, cox: float) -> Target:
+    """At least as good as Cox: higher concordance and AUC, lower Brier."""
+    return at_most(cox, "Cox") if metric == "ibs" else at_least(cox, "Cox")
+
+
+def add_survival_versus_cox(
+    out: Outcome,
+    label: str,
+    scores: dict[str, dict[str, float]],
+    *,
+    cox: str,
+    hazards: Iterable[str],
+    hazard_note: str,
+) -> None:
+    """Cox's survival metrics, then each hazard model's with Cox as its target."""
+    out.notes.append(f"Survival @ {label}: how the LightGBM hazard chose its trees: {hazard_note}.")
+    for metric in SURVIVAL_METRICS:
+        out.add(f"{cox} @ {label}", metric, scores[cox][metric])
+    for name in hazards:
+        for metric in SURVIVAL_METRICS:
+            out.add(
+                f"{name} @ {label}",
+                metric,
+                scores[name][metric],
+                target=versus_cox(metric, scores[cox][metric]),
+            )
 
 
 def survival_scores(

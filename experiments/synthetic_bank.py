@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from evaluation import (
-    SURVIVAL_METRICS,
     add_classification,
+    add_survival_versus_cox,
     bootstrap_auc,
     hazard_learning_rows,
     interval,
@@ -24,7 +24,7 @@ from evaluation import (
     searched_params,
     survival_scores,
 )
-from results import Outcome, Target, at_least, at_most
+from results import Outcome, at_most
 
 from churnml.baselines import CoxBaseline
 from churnml.classifier import ChurnClassifier
@@ -231,25 +231,14 @@ def _survival(
             scores[name] = survival_scores(
                 model.fit(X_learn, y_learn), y_learn, X_test, y_test, times
             )
-    out.notes.append(
-        f"Survival @ {cutoff.date()}: the LightGBM hazard saw less than Cox: "
-        f"{hazard_learning_rows(models[LGBM], X_learn, y_learn)}; Cox learns from all "
-        f"{len(X_learn):,} rows, followed up to {cutoff.date()}."
+    add_survival_versus_cox(
+        out,
+        str(cutoff.date()),
+        scores,
+        cox=COX,
+        hazards=[LGBM],
+        hazard_note=hazard_learning_rows(models[LGBM], X_learn, y_learn),
     )
-    for metric in SURVIVAL_METRICS:
-        out.add(f"{COX} @ {cutoff.date()}", metric, scores[COX][metric])
-    for metric in SURVIVAL_METRICS:
-        out.add(
-            f"{LGBM} @ {cutoff.date()}",
-            metric,
-            scores[LGBM][metric],
-            target=_versus_cox(metric, scores[COX][metric]),
-        )
-
-
-def _versus_cox(metric: str, cox: float) -> Target:
-    """At least as good as Cox: higher concordance and AUC, lower Brier."""
-    return at_most(cox, "Cox") if metric == "ibs" else at_least(cox, "Cox")
 
 
 def _jobs(config: dict[str, Any]) -> int:
