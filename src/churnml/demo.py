@@ -138,15 +138,16 @@ def _models(bank: SyntheticBank, data: TrainingSet) -> tuple[pd.DataFrame, list[
         for knows in (True, False)
     )
     X_surv, y_surv = test.survival()
+    curves = survival.predict_survival_function(X, [HORIZON_DAYS / DAYS_PER_MONTH, 12])
     scores = pd.DataFrame(
         {
             "churn_probability": probability,
-            "survival_12m": survival.predict_survival_function(X, [12]).iloc[:, 0],
+            "survival_12m": curves.iloc[:, 1],
             "expected_months_12m": survival.predict_expected_months(X, 12),
         },
         index=X.index,
     )
-    within = 1 - survival.predict_survival_function(X, [HORIZON_DAYS / DAYS_PER_MONTH])
+    within = 1 - curves.iloc[:, 0]
     lines = [
         f"models: trained on cutoffs up to {learn.cutoffs[-1]:%Y-%m-%d} (labels known at "
         f"{last:%Y-%m-%d}), scored at {last:%Y-%m-%d}: {len(X):,} customers, "
