@@ -35,7 +35,6 @@ from churnml.errors import InputError
 __all__ = ["ChurnClassifier"]
 
 Calibration = Literal["isotonic", "sigmoid"] | None
-EPSILON = 1e-6
 
 
 class ChurnClassifier(ClassifierMixin, BaseEstimator):

@@ -27,7 +27,7 @@ from sksurv.util import Surv
 
 from churnml.errors import InputError, SchemaError
 from churnml.features import build_features
-from churnml.features._engine import FeatureConfig
+from churnml.features._engine import KEY, FeatureConfig
 from churnml.labels import ChurnDefinition, label_churn
 from churnml.leakage import check_leakage
 from churnml.schemas import example_rows
@@ -44,7 +44,6 @@ __all__ = [
     "training_set",
 ]
 
-KEY = ["customer_id", "cutoff"]
 FLAT_TABLE = "training table"
 
 
