@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import Feature
 
 __all__ = ["SqlFeature"]
 
 
 @dataclass(frozen=True)
-class SqlFeature:
+class SqlFeature(Feature):
     """One feature: its name, its meaning and the SQL that computes it.
 
     ``sql`` is an aggregate over one customer's known rows at one cutoff (it may use
-    ``cutoff``), or, when not ``aggregate``, an expression over the population row ``p`` and
-    whatever the family joins to it. ``count`` features are 0, not missing, for a customer
-    with no rows.
+    ``cutoff``), or, when not ``aggregate``, an expression over the row the family's query
+    selects from (the population row ``p`` and whatever the family joins to it). ``count``
+    features are 0, not missing, for a customer with no rows.
     """
 
-    name: str
-    description: str
     sql: str
     count: bool = True
     aggregate: bool = True
-
-    def spec(self, family: str) -> FeatureSpec:
-        """The feature's catalogue entry."""
-        return FeatureSpec(self.name, family, self.description)
 
     def output_sql(self, aggregates: str) -> str:
         """The select-list item giving the feature, reading aggregates from ``aggregates``."""

@@ -13,114 +13,166 @@ per cutoff: a batch of cutoffs shares the matrix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import ArrayFeature, FeatureSpec
 from churnml.monthly import balance_window, monthly_balances, row_mean
 
-__all__ = ["compute", "specs"]
+__all__ = ["compute", "features", "specs"]
 
 PEAK_MONTHS = 12
 
+# A balance feature computes from windows of monthly averages, one customer a row, the
+# last column the cutoff's month.
+BalanceFeature = ArrayFeature[np.ndarray]
+
+
+def features(config: FeatureConfig) -> list[BalanceFeature]:
+    """The ``trend`` and ``peak`` families' features, in column order.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        ``trend_months`` sets the spans, ``fall_step`` the size of a step down.
+
+    Returns
+    -------
+    list of ArrayFeature
+        Each computes from a customers x months matrix of carried-forward monthly
+        averages whose last column is the cutoff's month.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from churnml.features import FeatureConfig
+    >>> now = features(FeatureConfig())[0]
+    >>> now.name, now.compute(np.array([[100.0, 80.0, 60.0]])).tolist()
+    ('trend__balance__now', [60.0])
+    """
+    return [*_trend_features(config.trend_months), *_peak_features(config)]
+
 
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
-    """The ``trend`` and ``peak`` families' features."""
-    months = config.trend_months
-    out = [FeatureSpec("trend__balance__now", "trend", "Average balance of the cutoff's month.")]
+    """The ``trend`` and ``peak`` families' catalogue entries, in column order."""
+    return [feature.spec() for feature in features(config)]
+
+
+def compute(ctx: FeatureContext) -> pd.DataFrame:
+    """Trend and peak features for every row of the population."""
+    family = features(ctx.config)
+    out = np.full((len(ctx.population), len(family)), np.nan)
+    for positions, window in _windows(ctx):
+        out[positions] = np.column_stack([feature.compute(window) for feature in family])
+    return pd.DataFrame(out, columns=[feature.name for feature in family])
+
+
+def _windows(ctx: FeatureContext) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Population positions of each cutoff, with their carried-forward monthly windows."""
+    length = max(max(ctx.config.trend_months), PEAK_MONTHS) + 1
+    monthly = monthly_balances(ctx.tables.balances)
+    customers = ctx.population["customer_id"].to_numpy()
+    for cutoff, rows in ctx.population.groupby("cutoff", sort=True).groups.items():
+        positions = np.asarray(rows)
+        window = balance_window(
+            ctx.tables.balances, monthly, customers[positions], pd.Timestamp(str(cutoff)), length
+        )
+        yield positions, _carry_forward(window)
+
+
+def _trend_features(months: tuple[int, ...]) -> list[BalanceFeature]:
+    out = [BalanceFeature("trend__balance__now", "Average balance of the cutoff's month.", _now)]
     out += [
-        FeatureSpec(
-            f"trend__balance__{k}m_ago", "trend", f"Average balance {k} months before the cutoff's."
+        BalanceFeature(
+            f"trend__balance__{k}m_ago",
+            f"Average balance {k} months before the cutoff's.",
+            partial(_months_ago, k=k),
         )
         for k in months
     ]
     out += [
-        FeatureSpec(
+        BalanceFeature(
             f"trend__slope__{k}m",
-            "trend",
             f"Least-squares slope of the last {k} monthly averages, over their mean: the "
             "relative change per month (-0.1 = falling 10% of the level a month).",
+            partial(_slope, k=k),
         )
         for k in months
     ]
     out += [
-        FeatureSpec(
+        BalanceFeature(
             f"trend__volatility__{PEAK_MONTHS}m",
-            "trend",
             f"Standard deviation over mean of the last {PEAK_MONTHS} monthly averages.",
+            _volatility,
         ),
-        FeatureSpec(
+        BalanceFeature(
             "trend__months_declining",
-            "trend",
             "Consecutive months, up to the cutoff's, in which the average balance fell.",
-        ),
-    ]
-    out += [
-        FeatureSpec(
-            f"peak__current_to_peak__{k}m",
-            "peak",
-            f"Current monthly average over the highest of the last {k} months (1 = at the peak).",
-        )
-        for k in months
-    ]
-    out += [
-        FeatureSpec(
-            f"peak__months_since_peak__{PEAK_MONTHS}m",
-            "peak",
-            f"Months since the highest monthly average of the last {PEAK_MONTHS} months.",
-        ),
-        FeatureSpec(
-            f"peak__largest_fall__{PEAK_MONTHS}m",
-            "peak",
-            f"Largest single-month fall of the last {PEAK_MONTHS} months, as a share of the "
-            "month before.",
-        ),
-        FeatureSpec(
-            f"peak__falls_since_peak__{PEAK_MONTHS}m",
-            "peak",
-            f"Steps down since the {PEAK_MONTHS}-month peak: month-on-month falls larger than "
-            f"{config.fall_step:.0%}.",
+            _months_declining,
         ),
     ]
     return out
 
 
-def compute(ctx: FeatureContext) -> pd.DataFrame:
-    """Trend and peak features for every row of the population."""
-    names = [spec.name for spec in specs(ctx.config)]
-    length = max(max(ctx.config.trend_months), PEAK_MONTHS) + 1
-    monthly = monthly_balances(ctx.tables.balances)
-    out = np.full((len(ctx.population), len(names)), np.nan)
-    for cutoff, rows in ctx.population.groupby("cutoff", sort=True).groups.items():
-        positions = np.asarray(rows)
-        window = balance_window(
-            ctx.tables.balances,
-            monthly,
-            ctx.population["customer_id"].to_numpy()[positions],
-            pd.Timestamp(str(cutoff)),
-            length,
+def _peak_features(config: FeatureConfig) -> list[BalanceFeature]:
+    out = [
+        BalanceFeature(
+            f"peak__current_to_peak__{k}m",
+            f"Current monthly average over the highest of the last {k} months (1 = at the peak).",
+            partial(_current_to_peak, k=k),
         )
-        out[positions] = _features(_carry_forward(window), ctx.config)
-    return pd.DataFrame(out, columns=names)
-
-
-def _features(window: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """All trend and peak features of windows of monthly averages (last column = now)."""
-    now = window[:, -1]
-    columns = [now]
-    columns += [window[:, -1 - k] for k in config.trend_months]
-    columns += [_relative_slope(window[:, -k:]) for k in config.trend_months]
-    last_year = window[:, -PEAK_MONTHS:]
-    columns += [_coefficient_of_variation(last_year), _months_declining(window)]
-    columns += [_ratio(now, _row_max(window[:, -k:])) for k in config.trend_months]
-    peak_window = window[:, -(PEAK_MONTHS + 1) :]
-    columns += [
-        _months_since_peak(peak_window),
-        _largest_fall(peak_window),
-        _falls_since_peak(peak_window, config.fall_step),
+        for k in config.trend_months
     ]
-    return np.column_stack(columns)
+    out += [
+        BalanceFeature(
+            f"peak__months_since_peak__{PEAK_MONTHS}m",
+            f"Months since the highest monthly average of the last {PEAK_MONTHS} months.",
+            _months_since_peak,
+        ),
+        BalanceFeature(
+            f"peak__largest_fall__{PEAK_MONTHS}m",
+            f"Largest single-month fall of the last {PEAK_MONTHS} months, as a share of the "
+            "month before.",
+            _largest_fall,
+        ),
+        BalanceFeature(
+            f"peak__falls_since_peak__{PEAK_MONTHS}m",
+            f"Steps down since the {PEAK_MONTHS}-month peak: month-on-month falls larger than "
+            f"{config.fall_step:.0%}.",
+            partial(_falls_since_peak, step=config.fall_step),
+        ),
+    ]
+    return out
+
+
+# The computations, each over a window of monthly averages whose last column is now.
+def _now(window: np.ndarray) -> np.ndarray:
+    return window[:, -1]
+
+
+def _months_ago(window: np.ndarray, k: int) -> np.ndarray:
+    return window[:, -1 - k]
+
+
+def _slope(window: np.ndarray, k: int) -> np.ndarray:
+    return _relative_slope(window[:, -k:])
+
+
+def _volatility(window: np.ndarray) -> np.ndarray:
+    return _coefficient_of_variation(window[:, -PEAK_MONTHS:])
+
+
+def _current_to_peak(window: np.ndarray, k: int) -> np.ndarray:
+    return _ratio(window[:, -1], _row_max(window[:, -k:]))
+
+
+def _peak_window(window: np.ndarray) -> np.ndarray:
+    """The cutoff's month and the ``PEAK_MONTHS`` before it: that many month-on-month falls."""
+    return window[:, -(PEAK_MONTHS + 1) :]
 
 
 def _carry_forward(window: np.ndarray) -> np.ndarray:
@@ -183,6 +235,7 @@ def _peak_position(window: np.ndarray) -> np.ndarray:
 
 
 def _months_since_peak(window: np.ndarray) -> np.ndarray:
+    window = _peak_window(window)
     since = (window.shape[1] - 1 - _peak_position(window)).astype(float)
     return np.where(np.isnan(window).all(axis=1), np.nan, since)
 
@@ -196,13 +249,14 @@ def _month_on_month_falls(window: np.ndarray) -> np.ndarray:
 
 
 def _largest_fall(window: np.ndarray) -> np.ndarray:
-    falls = _month_on_month_falls(window)
+    falls = _month_on_month_falls(_peak_window(window))
     present = ~np.isnan(falls)
     largest = np.where(present, falls, -np.inf).max(axis=1)
     return np.where(present.any(axis=1), largest, np.nan)
 
 
 def _falls_since_peak(window: np.ndarray, step: float) -> np.ndarray:
+    window = _peak_window(window)
     falls = _month_on_month_falls(window)
     peak = _peak_position(window)
     # Fall j compares month j+1 with month j: it is after the peak when j >= peak.

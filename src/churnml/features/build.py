@@ -17,7 +17,8 @@ from churnml.timeline import as_cutoffs
 
 __all__ = ["FAMILY_MODULES", "build_features", "feature_specs"]
 
-# Column order of the output: families in this order, features in catalogue order.
+# Column order of the output: families in this order, then each family's features in the
+# order of its ``features(config)``, the one list its catalogue entries and columns come from.
 FAMILY_MODULES: tuple[ModuleType, ...] = (balances, flows, products, complaints, profile)
 
 
@@ -70,14 +71,14 @@ def build_features(
     parts = [rows[KEY].reset_index(drop=True)]
     with feature_context(tables, rows, config) as ctx:
         for module in FAMILY_MODULES:
-            part = module.compute(ctx)
-            expected = [spec.name for spec in module.specs(config)]
+            part, specs = module.compute(ctx), module.specs(config)
+            expected = [spec.name for spec in specs]
             if list(part.columns) != expected or len(part) != len(rows):
                 raise RuntimeError(
                     f"feature family {module.__name__} broke its catalogue: "
                     f"{list(part.columns)} != {expected}"
                 )
-            parts.append(_as_output_types(part, module.specs(config)))
+            parts.append(_as_output_types(part, specs))
     return pd.concat(parts, axis=1)
 
 

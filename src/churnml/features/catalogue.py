@@ -1,18 +1,28 @@
 """The feature catalogue: every feature's name, family and meaning, generated from the code.
 
-``python -m churnml.features`` prints it as Markdown; ``docs/features.md`` is that
-output, and a test keeps the two equal.
+A feature is defined once, as a :class:`Feature`: its name and meaning stand beside its
+computation, SQL (:class:`~churnml.features._sql.SqlFeature`) or numpy
+(:class:`ArrayFeature`). Each family lists its features once; its catalogue entries and
+its columns both come from that list, so a name cannot drift from what it computes.
+
+``python -m churnml.features`` prints the catalogue as Markdown; ``docs/features.md`` is
+that output, and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig
 
-__all__ = ["FeatureSpec", "feature_catalogue"]
+__all__ = ["ArrayFeature", "Feature", "FeatureSpec", "feature_catalogue"]
+
+State = TypeVar("State")
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,33 @@ class FeatureSpec:
     family: str
     description: str
     kind: str = "numeric"  # or "category"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """What every feature states, whatever computes it: its name, meaning and kind.
+
+    The family is the name's first part, so a feature cannot be catalogued under another.
+    """
+
+    name: str
+    description: str
+    kind: str = field(default="numeric", kw_only=True)  # or "category"
+
+    def spec(self) -> FeatureSpec:
+        """The feature's catalogue entry."""
+        return FeatureSpec(self.name, self.name.split("__", 1)[0], self.description, self.kind)
+
+
+@dataclass(frozen=True)
+class ArrayFeature(Feature, Generic[State]):
+    """A feature computed in numpy from its family's state of a batch of population rows.
+
+    ``compute`` takes the state (e.g. the balance family's customers x months matrix) and
+    returns one value per row of it.
+    """
+
+    compute: Callable[[State], np.ndarray]
 
 
 def feature_catalogue(config: FeatureConfig | None = None) -> pd.DataFrame:

@@ -32,9 +32,8 @@ from churnml.features._engine import FeatureConfig, FeatureContext
 from churnml.features._sql import SqlFeature
 from churnml.features.catalogue import FeatureSpec
 
-__all__ = ["CATEGORIES", "OVERDUE_DAYS", "compute", "specs"]
+__all__ = ["CATEGORIES", "OVERDUE_DAYS", "compute", "features", "specs"]
 
-FAMILY = "complaints"
 # Category -> what it is about, in the catalogue's words.
 CATEGORIES = {
     "service": "service",
@@ -50,7 +49,7 @@ _UNRESOLVED = "resolved_date IS NULL"
 
 
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
-    """The family's features, in column order.
+    """The catalogue entries of the family's :func:`features`, in column order.
 
     Parameters
     ----------
@@ -61,7 +60,7 @@ def specs(config: FeatureConfig) -> list[FeatureSpec]:
     -------
     list of FeatureSpec
     """
-    return [f.spec(FAMILY) for f in _features(config)]
+    return [f.spec() for f in features(config)]
 
 
 def compute(ctx: FeatureContext) -> pd.DataFrame:
@@ -77,13 +76,13 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
     pandas.DataFrame
         One column per spec, one row per population row; all NaN without complaints.
     """
-    features = _features(ctx.config)
-    names = [f.name for f in features]
+    family = features(ctx.config)
+    names = [f.name for f in family]
     if not ctx.has("complaints"):
         return pd.DataFrame(np.nan, index=ctx.population.index, columns=names)
     listed = ", ".join(f"'{c}'" for c in CATEGORIES if c != "other")
-    aggregates = ",\n".join(f'{f.sql} AS "{f.name}"' for f in features)
-    selected = ",\n".join(f.output_sql("k") for f in features)
+    aggregates = ",\n".join(f'{f.sql} AS "{f.name}"' for f in family)
+    selected = ",\n".join(f.output_sql("k") for f in family)
     frame = ctx.sql(
         f"""
         WITH known AS (
@@ -109,7 +108,19 @@ def _within(days: int) -> str:
     return f"date > cutoff - INTERVAL {days} DAY"
 
 
-def _features(config: FeatureConfig) -> list[SqlFeature]:
+def features(config: FeatureConfig) -> list[SqlFeature]:
+    """The family's features, in column order.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Supplies ``complaint_windows_days``.
+
+    Returns
+    -------
+    list of SqlFeature
+        Aggregates over the customer's known complaints at the cutoff.
+    """
     windows = config.complaint_windows_days
     longest = max(windows)
     recent = _within(longest)

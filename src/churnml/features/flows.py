@@ -15,8 +15,9 @@ split into partitions of customers (by a hash of ``customer_id``) of about ``_PA
 rows each, one query per partition, which bounds memory whatever the number of customers
 and cutoffs. A second, narrow query reads the days since the last transaction.
 
-Feature names, meanings and SQL are generated together from the windows and the
-contract's vocabularies, so they cannot drift apart.
+Each feature is one :class:`~churnml.features._sql.SqlFeature`, its name, meaning and SQL
+generated together from the windows and the contract's vocabularies, so they cannot drift
+apart.
 
 The balance at the cutoff follows the **as-of rule**: the customer's latest balance
 snapshot dated on or before the cutoff, summed over products at that date. The
@@ -33,15 +34,16 @@ are 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from churnml.features._engine import KEY, FeatureConfig, FeatureContext
+from churnml.features._sql import SqlFeature
 from churnml.features.catalogue import FeatureSpec
 
-__all__ = ["compute", "specs"]
+__all__ = ["compute", "features", "specs"]
 
 FAMILY = "flows"
 
@@ -66,24 +68,36 @@ _CHANNELS = {
 # size a query peaks at about 3 GB (measured with a million customers).
 _PART_ROWS = 250_000
 _KEY = ", ".join(KEY)
-_LAST_TRANSACTION = FeatureSpec(
-    "flows__days_since_last_transaction",
-    FAMILY,
+_LAST_TRANSACTION = SqlFeature(
+    f"{FAMILY}__days_since_last_transaction",
     "Days from the customer's last transaction (money in or out, however long ago) to the "
     "cutoff; 0 when it was on the cutoff day. Empty when the customer never transacted.",
+    "date_diff('day', last_date, cutoff)",  # over the known_last_transaction view
+    count=False,
+    aggregate=False,
 )
 
 
-@dataclass(frozen=True)
-class _Feature:
-    """One windowed feature: its spec and its SQL over the aggregates."""
+def features(config: FeatureConfig) -> list[SqlFeature]:
+    """The family's features, grouped by measure, windows in config order.
 
-    spec: FeatureSpec
-    sql: str
+    Parameters
+    ----------
+    config : FeatureConfig
+        ``flow_windows_days`` sets the windows, ``large_outflow_share`` the threshold of a
+        large outflow.
+
+    Returns
+    -------
+    list of SqlFeature
+        The windowed features, expressions over the aggregates of the family's query, then
+        the days since the last transaction.
+    """
+    return [*_windowed_features(config), _LAST_TRANSACTION]
 
 
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
-    """The family's features, grouped by measure, windows in config order.
+    """The catalogue entries of the family's :func:`features`, in column order.
 
     Parameters
     ----------
@@ -104,7 +118,7 @@ def specs(config: FeatureConfig) -> list[FeatureSpec]:
     >>> "flows__out_other_bank_share__90d" in names, len(names)
     (True, 59)
     """
-    return [feature.spec for feature in _features(config)] + [_LAST_TRANSACTION]
+    return [feature.spec() for feature in features(config)]
 
 
 def compute(ctx: FeatureContext) -> pd.DataFrame:
@@ -121,7 +135,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
         One float32 column per spec, in spec order; one row per population row, in its
         order. All NaN when the bank gave no transactions table.
     """
-    names = [spec.name for spec in specs(ctx.config)]
+    names = [feature.name for feature in features(ctx.config)]
     if not ctx.has("transactions"):
         return pd.DataFrame(np.nan, index=ctx.population.index, columns=names, dtype=np.float32)
     # The narrow query first: its engine memory is free again before the wide results pile up.
@@ -133,7 +147,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
     return out
 
 
-def _features(config: FeatureConfig) -> list[_Feature]:
+def _windowed_features(config: FeatureConfig) -> list[SqlFeature]:
     # zip(*...) regroups the per-window lists measure by measure: in_count 30d, 90d, ...
     per_window = [_window_features(w, config.large_outflow_share) for w in _windows(config)]
     return [feature for same_measure in zip(*per_window, strict=True) for feature in same_measure]
@@ -143,73 +157,97 @@ def _windows(config: FeatureConfig) -> tuple[int, ...]:
     return tuple(dict.fromkeys(config.flow_windows_days))
 
 
-def _window_features(w: int, large_share: float) -> list[_Feature]:
+def _window_features(w: int, large_share: float) -> list[SqlFeature]:
     """Features of window ``w``; their SQL names the aggregates of :func:`_aggregates`."""
-    last = f"the last {w} days"
-    rows = [
-        ("in_count", f"n_in_{w}", f"Number of payments into the customer's accounts in {last}."),
-        (
+    return [*_volume_features(w), *_mix_features(w), *_change_features(w, large_share)]
+
+
+def _expression(measure: str, description: str, sql: str, *, window: int) -> SqlFeature:
+    """A feature of one window: an expression over that window's aggregates, never 0-filled."""
+    return SqlFeature(
+        f"{FAMILY}__{measure}__{window}d", description, sql, count=False, aggregate=False
+    )
+
+
+def _volume_features(w: int) -> list[SqlFeature]:
+    feature, last = partial(_expression, window=w), f"the last {w} days"
+    return [
+        feature(
+            "in_count", f"Number of payments into the customer's accounts in {last}.", f"n_in_{w}"
+        ),
+        feature(
             "out_count",
-            f"n_out_{w}",
             f"Number of payments out of the customer's accounts in {last}.",
+            f"n_out_{w}",
         ),
-        ("in_amount", f"a_in_{w}", f"Money received in {last}."),
-        ("out_amount", f"a_out_{w}", f"Money paid out in {last} (a positive amount)."),
-        (
+        feature("in_amount", f"Money received in {last}.", f"a_in_{w}"),
+        feature("out_amount", f"Money paid out in {last} (a positive amount).", f"a_out_{w}"),
+        feature(
             "net_flow",
-            f"a_in_{w} - a_out_{w}",
             f"Money received minus money paid out in {last}; negative when more left than came in.",
+            f"a_in_{w} - a_out_{w}",
         ),
-        (
+        feature(
             "net_flow_over_balance",
-            f"(a_in_{w} - a_out_{w}) / NULLIF(balance, 0)",
             f"Net flow of {last} as a share of the balance at the cutoff (latest balance "
             "snapshot on or before it); -0.5 means half of today's balance left, in net. "
             "Empty when that balance is unknown or zero.",
+            f"(a_in_{w} - a_out_{w}) / NULLIF(balance, 0)",
         ),
     ]
-    rows += [
-        (
+
+
+def _mix_features(w: int) -> list[SqlFeature]:
+    """Where the money went and came from, and through which channels."""
+    feature, last = partial(_expression, window=w), f"the last {w} days"
+    out = [
+        feature(
             f"out_{cp}_share",
-            f"a_out_{cp}_{w} / NULLIF(a_out_known_{w}, 0)",
             f"Share of the money paid out in {last} that went to {meaning} (of outflows "
             "whose counterparty the bank gave). Empty when nothing was paid out or the bank "
             "gives no counterparty.",
+            f"a_out_{cp}_{w} / NULLIF(a_out_known_{w}, 0)",
         )
         for cp, meaning in _OUT_COUNTERPARTIES.items()
     ]
-    rows.append(
-        (
+    out.append(
+        feature(
             "in_salary_share",
-            f"a_in_salary_{w} / NULLIF(a_in_known_{w}, 0)",
             f"Share of the money received in {last} that was salary (of inflows whose "
             "counterparty the bank gave). Empty when nothing came in or no counterparty is given.",
+            f"a_in_salary_{w} / NULLIF(a_in_known_{w}, 0)",
         )
     )
-    rows += [
-        (
+    out += [
+        feature(
             f"out_{ch}_channel_count",
-            f"n_out_ch_{ch}_{w}",
             f"Number of payments out made through {meaning} in {last}.",
+            f"n_out_ch_{ch}_{w}",
         )
         for ch, meaning in _CHANNELS.items()
     ]
-    rows += [
-        (
+    out += [
+        feature(
             f"out_{ch}_channel_share",
-            f"a_out_ch_{ch}_{w} / NULLIF(a_out_{w}, 0)",
             f"Share of the money paid out in {last} that went through {meaning}. "
             "Empty when nothing was paid out.",
+            f"a_out_ch_{ch}_{w} / NULLIF(a_out_{w}, 0)",
         )
         for ch, meaning in _CHANNELS.items()
     ]
-    rows += [
-        (
+    return out
+
+
+def _change_features(w: int, large_share: float) -> list[SqlFeature]:
+    """Change against the window before, and payments out large against the balance."""
+    feature, last = partial(_expression, window=w), f"the last {w} days"
+    out = [
+        feature(
             f"{measure}_change",
-            f"({alias}_{w} - {alias}_prev_{w}) / NULLIF({alias}_prev_{w}, 0)",
             f"Change of the {what} in {last} against the {w} days before, relative to the "
             "earlier period: -0.5 means halved, 1 doubled, -1 stopped. Empty when the "
             "earlier period had none.",
+            f"({alias}_{w} - {alias}_prev_{w}) / NULLIF({alias}_prev_{w}, 0)",
         )
         for measure, alias, what in (
             ("out_amount", "a_out", "money paid out"),
@@ -217,19 +255,16 @@ def _window_features(w: int, large_share: float) -> list[_Feature]:
             ("in_amount", "a_in", "money received"),
         )
     ]
-    rows.append(
-        (
+    out.append(
+        feature(
             "large_out_count",
-            f"CASE WHEN balance IS NOT NULL THEN n_large_{w} END",
             f"Number of single payments out in {last} each larger than {large_share:.0%} of "
             "the balance at the cutoff (latest snapshot on or before it; with a zero balance "
             "every payment out counts). Empty when that balance is unknown.",
+            f"CASE WHEN balance IS NOT NULL THEN n_large_{w} END",
         )
     )
-    return [
-        _Feature(FeatureSpec(f"flows__{measure}__{w}d", FAMILY, meaning), sql)
-        for measure, sql, meaning in rows
-    ]
+    return out
 
 
 def _aggregates(config: FeatureConfig) -> dict[str, dict[str, str]]:
@@ -304,8 +339,8 @@ def _query(config: FeatureConfig, part: int, n_parts: int) -> str:
     filled = ",\n           ".join(
         f"COALESCE({alias}, 0) AS {alias}" for step in aggregates.values() for alias in step
     )
-    features = ",\n       ".join(
-        f'CAST({feature.sql} AS FLOAT) AS "{feature.spec.name}"' for feature in _features(config)
+    selected = ",\n       ".join(
+        feature.output_sql("filled") for feature in _windowed_features(config)
     )
     return f"""
 WITH money_out AS (
@@ -354,12 +389,12 @@ filled AS (  -- after the join to the population, "no transaction" is 0
     WHERE {in_part}
 )
 SELECT {_KEY},
-       {features}
+       {selected}
 FROM filled
 """
 
 
 _LAST_QUERY = f"""
-SELECT {_KEY}, CAST(date_diff('day', last_date, cutoff) AS FLOAT) AS "{_LAST_TRANSACTION.name}"
+SELECT {_KEY}, {_LAST_TRANSACTION.output_sql("known_last_transaction")}
 FROM known_last_transaction
 """

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import ArrayFeature, FeatureSpec
 
-__all__ = ["compute", "specs"]
+__all__ = ["compute", "features", "specs"]
 
-FAMILY = "profile"
 _CATEGORIES = {
     "gender": "Gender as given in the customer file.",
     "income_band": "Income band as given in the customer file (e.g. low, mid, high).",
@@ -18,29 +20,59 @@ _CATEGORIES = {
 }
 
 
-def specs(config: FeatureConfig) -> list[FeatureSpec]:
-    """The family's features."""
+@dataclass(frozen=True)
+class _Rows:
+    """The customer file's row of each population row, and that row's cutoff year."""
+
+    customers: pd.DataFrame
+    cutoff_year: np.ndarray
+
+
+def features(config: FeatureConfig) -> list[ArrayFeature[_Rows]]:
+    """The family's features, in column order.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Unused: the profile has no windows.
+
+    Returns
+    -------
+    list of ArrayFeature
+        Age, then the customer file's category columns as text.
+    """
     out = [
-        FeatureSpec(
-            "profile__age", FAMILY, "Age in years at the cutoff (cutoff year - birth year)."
-        )
+        ArrayFeature("profile__age", "Age in years at the cutoff (cutoff year - birth year).", _age)
     ]
     out += [
-        FeatureSpec(f"profile__{column}", FAMILY, meaning, kind="category")
+        ArrayFeature(f"profile__{column}", meaning, partial(_text, column=column), kind="category")
         for column, meaning in _CATEGORIES.items()
     ]
     return out
 
 
+def specs(config: FeatureConfig) -> list[FeatureSpec]:
+    """The catalogue entries of the family's :func:`features`, in column order."""
+    return [feature.spec() for feature in features(config)]
+
+
 def compute(ctx: FeatureContext) -> pd.DataFrame:
     """Profile features for every row of the population."""
     customers = ctx.tables.customers.set_index("customer_id")
-    rows = customers.reindex(ctx.population["customer_id"])
-    birth_year = rows["birth_year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    out = pd.DataFrame({"profile__age": ctx.population["cutoff"].dt.year.to_numpy() - birth_year})
-    for column in _CATEGORIES:
-        # Text, not a pandas categorical: the category list would depend on customers who
-        # joined after the cutoff. Models learn their categories when they are fitted.
-        values = rows[column].astype("object")
-        out[f"profile__{column}"] = values.where(values.notna(), None).to_numpy()
-    return out
+    rows = _Rows(
+        customers.reindex(ctx.population["customer_id"]),
+        ctx.population["cutoff"].dt.year.to_numpy(),
+    )
+    return pd.DataFrame({feature.name: feature.compute(rows) for feature in features(ctx.config)})
+
+
+def _age(rows: _Rows) -> np.ndarray:
+    birth_year = rows.customers["birth_year"].astype("Float64")
+    return rows.cutoff_year - birth_year.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _text(rows: _Rows, column: str) -> np.ndarray:
+    # Text, not a pandas categorical: the category list would depend on customers who
+    # joined after the cutoff. Models learn their categories when they are fitted.
+    values = rows.customers[column].astype("object")
+    return values.where(values.notna(), None).to_numpy()
