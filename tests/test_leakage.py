@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from churnml.errors import InputError, LeakageWarning
+from churnml.errors import InputError, LeakageError, LeakageWarning
 from churnml.leakage import check_leakage, leakage_report
 
 BANK_FLAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "bank_flat"
@@ -252,6 +252,39 @@ def test_thresholds_are_respected(rng, label):
     X = pd.DataFrame({"strong": label + rng.normal(0, 0.55, N)})
     with pytest.warns(LeakageWarning, match=r"'strong'.*>= 0\.80"):
         assert check_leakage(X, label, auc_threshold=0.8) == ["strong"]
+
+
+def test_strict_raises_leakage_error_with_the_warning_message(rng, label):
+    duration = rng.exponential(100, N)
+    X = pd.DataFrame({"complain": label, "days_left": duration, "age": rng.normal(40, 10, N)})
+    with pytest.warns(LeakageWarning) as caught:
+        check_leakage(X, label, duration=duration)
+    with warnings.catch_warnings(record=True) as not_warned:
+        warnings.simplefilter("always")
+        with pytest.raises(LeakageError) as raised:
+            check_leakage(X, label, duration=duration, strict=True)
+    assert not_warned == []
+    message = str(raised.value)
+    assert message == str(caught[0].message)
+    assert "'complain': on its own separates the label (AUC 1.000 >= 0.97)" in message
+    assert "'days_left': reconstructs the duration (|Spearman rho| 1.000 >= 0.97)" in message
+    assert "'age'" not in message
+
+
+def test_strict_on_clean_features_returns_an_empty_list(rng, label):
+    X = pd.DataFrame({"strong": label + rng.normal(0, 0.55, N)})
+    assert check_leakage(X, label, strict=True) == []
+
+
+def test_strict_respects_the_thresholds(rng, label):
+    X = pd.DataFrame({"strong": label + rng.normal(0, 0.55, N)})
+    with pytest.raises(LeakageError, match=r"'strong'.*>= 0\.80"):
+        check_leakage(X, label, auc_threshold=0.8, strict=True)
+
+
+def test_strict_still_raises_input_error_on_invalid_input():
+    with pytest.raises(InputError, match="y has 1 rows but X has 2"):
+        check_leakage(pd.DataFrame({"x": [1.0, 2.0]}), [1], strict=True)
 
 
 # --- contract ---------------------------------------------------------------------------
