@@ -17,19 +17,16 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.metrics import concordance_index_censored
 from sksurv.util import Surv
 
-from churnml.baselines import DAYS_PER_MONTH, CoxBaseline
+from churnml.baselines import CoxBaseline
 from churnml.errors import InputError
+from churnml.training import survival_target
+from churnml.units import DAYS_PER_MONTH
 
 REGIONS = ["north", "south", "east"]
 
 
 def _target(event, duration) -> np.ndarray:
-    return Surv.from_arrays(
-        np.asarray(event, dtype=bool),
-        np.asarray(duration, dtype=float),
-        name_event="event",
-        name_time="duration",
-    )
+    return survival_target(event, duration, unit="days")
 
 
 def _toy(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -156,24 +153,37 @@ def test_fit_learns_the_documented_attributes(toy):
 def test_risk_follows_the_driver(toy):
     X, y, model = toy
     assert model.model_.params_["trend__slope__3m"] > 0.5
-    assert concordance_index_censored(y["event"], y["duration"], model.predict(X))[0] > 0.7
+    assert concordance_index_censored(y["event"], y["duration_days"], model.predict(X))[0] > 0.7
+    assert model.score(X, y) == pytest.approx(
+        concordance_index_censored(y["event"], y["duration_days"], model.predict(X))[0]
+    )
 
 
 def test_curve_matches_lifelines_at_training_times(toy):
     X, _, model = toy
     times = model.model_.baseline_cumulative_hazard_.index.to_numpy()
-    ours = model.predict_survival_function(X.head(5), times / model.period)
+    ours = model.predict_survival_function(X.head(5), times / DAYS_PER_MONTH)
     theirs = model.model_.predict_survival_function(model.design_.transform(X.head(5)), times)
     np.testing.assert_allclose(ours.to_numpy(), theirs.T.to_numpy(), rtol=1e-10)
 
 
-def test_period_sets_the_month(toy):
+def test_the_target_unit_sets_the_month(toy):
     X, y, model = toy
-    weekly = CoxBaseline(period=7.0).fit(X, y)
+    in_months = survival_target(y["event"], y["duration_days"] / DAYS_PER_MONTH, unit="months")
+    monthly = CoxBaseline().fit(X, in_months)
     np.testing.assert_allclose(
-        weekly.predict_survival_function(X.head(3), [4.0]).to_numpy(),
-        model.predict_survival_function(X.head(3), [28 / DAYS_PER_MONTH]).to_numpy(),
+        monthly.predict_survival_function(X.head(3), [1.0, 4.0]).to_numpy(),
+        model.predict_survival_function(X.head(3), [1.0, 4.0]).to_numpy(),
+        rtol=1e-6,
     )
+    # A plain scikit-survival target needs the unit said; a contradicting one is an error.
+    plain = Surv.from_arrays(y["event"], y["duration_days"])
+    with pytest.raises(InputError, match="say no unit"):
+        CoxBaseline().fit(X, plain)
+    said = CoxBaseline(duration_unit="days").fit(X, plain)
+    np.testing.assert_allclose(said.predict(X), model.predict(X))
+    with pytest.raises(InputError, match="in days .* duration_unit='months'"):
+        CoxBaseline(duration_unit="months").fit(X, y)
 
 
 def test_expected_months_are_the_area_under_the_curve(toy):
@@ -244,7 +254,7 @@ def test_column_order_at_predict_does_not_matter(toy):
 
 def test_zero_durations_are_kept_and_show_at_month_zero():
     X, y = _toy()
-    y["duration"][:5] = 0.0
+    y["duration_days"][:5] = 0.0
     y["event"][:5] = True
     model = CoxBaseline().fit(X, y)
     assert (model.predict_survival_function(X.head(3), [0])[0.0] < 1).all()
@@ -252,7 +262,7 @@ def test_zero_durations_are_kept_and_show_at_month_zero():
 
 def test_clone_keeps_parameters_and_forgets_the_fit(toy):
     _, _, model = toy
-    params = {"penalizer": 0.5, "l1_ratio": 0.2, "period": 7.0}
+    params = {"penalizer": 0.5, "l1_ratio": 0.2, "duration_unit": "months"}
     assert clone(CoxBaseline(**params)).get_params() == params
     fresh = clone(model)
     assert fresh.get_params() == model.get_params()
@@ -296,11 +306,11 @@ def _structured(fields: list[tuple[str, str]], n: int = 300) -> np.ndarray:
     [
         (np.ones(300, dtype=bool), "structured array"),
         (pd.DataFrame({"event": [True] * 300, "duration": [1.0] * 300}), "structured array"),
-        (_structured([("status", "?"), ("time", "f8")]), "fields"),
-        (_structured([("event", "i8"), ("duration", "f8")]), "must be bool"),
+        (_structured([("status", "?"), ("time", "f8")]), "say no unit"),
+        (_structured([("event", "?"), ("duration", "f8"), ("x", "f8")]), "structured array"),
         (_target([True] * 299, [1.0] * 299), "299 rows"),
-        (_target([True] * 300, [-1.0] + [1.0] * 299), "negative, NaN or infinite"),
-        (_target([True] * 300, [np.nan] + [1.0] * 299), "at rows 0"),
+        (_target([True] * 300, [-1.0] + [1.0] * 299), "missing, infinite or negative"),
+        (_target([True] * 300, [np.nan] + [1.0] * 299), "rows \\[0\\]"),
         (_target([False] * 300, [1.0] * 300), "no events"),
     ],
 )
@@ -336,7 +346,7 @@ def test_bad_features_at_fit_are_an_input_error(change, message):
         ({"penalizer": -1.0}, "penalizer"),
         ({"penalizer": "strong"}, "penalizer"),
         ({"l1_ratio": 1.5}, "l1_ratio"),
-        ({"period": 0}, "period"),
+        ({"duration_unit": "weeks"}, "duration_unit"),
     ],
 )
 def test_bad_parameters_are_an_input_error_at_fit(params, message):

@@ -292,3 +292,79 @@ def test_definition_round_trips_to_dict():
     definition = ChurnDefinition(kind="partial", drop=0.5)
     assert ChurnDefinition(**definition.to_dict()) == definition
     assert np.isclose(TierConfig(**TierConfig().to_dict()).quantiles[0], 0.5)
+
+
+def test_a_horizon_the_data_cuts_short_is_unknown_for_churners_and_stayers_alike():
+    # Data ends 2023-04-30; a 60-day horizon after 2023-03-31 ends 2023-05-30.
+    tables = bank(
+        [(1, "2023-01-01", "2023-04-15", "customer"), (2, "2023-01-01", None, None)],
+        balances=pd.concat([monthly(1, [5.0] * 4), monthly(2, [5.0] * 4)]),
+    )
+    labels = label_churn(tables, cutoffs=["2023-03-31"], horizon_days=60).set_index("customer_id")
+    assert bool(labels.loc[1, "event"]) and not labels.loc[1, "horizon_observed"]
+    assert not labels.loc[2, "horizon_observed"]
+    # A 30-day horizon ends on the data's last day: known for both.
+    labels = label_churn(tables, cutoffs=["2023-03-31"], horizon_days=30)
+    assert labels["horizon_observed"].all()
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "close", "event"),
+    [
+        ("2023-01-31", "2023-04-30", True),  # three month ends after a month-end cutoff
+        ("2023-01-31", "2023-05-01", False),
+        ("2023-01-15", "2023-04-30", True),  # the cutoff's month counts as month 0
+        ("2022-11-30", "2023-02-28", True),  # February ends the window, not day 90
+    ],
+)
+def test_month_horizon_ends_at_the_month_end_n_months_later(cutoff, close, event):
+    tables = bank(
+        [(1, "2022-01-01", close, "customer"), (2, "2022-01-01", None, None)],
+        balances=pd.concat(
+            [monthly(1, [5.0] * 8, start="2022-10-31"), monthly(2, [5.0] * 8, start="2022-10-31")]
+        ),
+        customers={1: "2022-01-01", 2: "2022-01-01"},
+    )
+    labels = label_churn(tables, cutoffs=[cutoff], horizon_months=3).set_index("customer_id")
+    assert bool(labels.loc[1, "event"]) is event
+
+
+def test_a_month_horizon_holds_the_same_number_of_partial_churn_dates_at_every_cutoff():
+    from churnml.timeline import Horizon, month_end_cutoffs
+
+    cutoffs = month_end_cutoffs("2023-01-31", "2023-12-31")
+    month_ends = pd.date_range("2023-01-31", "2025-01-31", freq="ME")
+    by_days = [
+        ((month_ends > c) & (month_ends <= c + pd.Timedelta(days=90))).sum() for c in cutoffs
+    ]
+    by_months = [
+        ((month_ends > c) & (month_ends <= Horizon(months=3).end([c])[0])).sum() for c in cutoffs
+    ]
+    assert set(by_days) == {2, 3}  # the calendar decides under 90 days ...
+    assert set(by_months) == {3}  # ... not under 3 months
+
+
+def test_cutoffs_after_the_end_of_the_data_are_an_error():
+    tables = bank([(1, "2023-01-01", None, None)], balances=monthly(1, [5.0] * 4))
+    with pytest.raises(ChurnMLError, match="2023-06-30 lie after the end of the data .2023-04-30"):
+        label_churn(tables, cutoffs=["2023-03-31", "2023-06-30"])
+    # The data's last day itself is fine: features known, labels not yet.
+    labels = label_churn(tables, cutoffs=["2023-04-30"])
+    assert not labels["horizon_observed"].any() and (labels["duration_days"] >= 0).all()
+
+
+def test_horizon_in_days_or_months_exactly_one():
+    tables = bank([(1, "2023-01-01", None, None)])
+    with pytest.raises(ChurnMLError, match="exactly one"):
+        label_churn(tables, cutoffs=["2023-02-01"], horizon_days=90, horizon_months=3)
+    with pytest.raises(ChurnMLError, match="whole number of at least 1"):
+        label_churn(tables, cutoffs=["2023-02-01"], horizon_months=0)
+
+
+def test_outcome_and_known_columns_partition_the_labels():
+    from churnml.labels import KNOWN_AT_CUTOFF, OUTCOME_COLUMNS
+
+    tables = bank([(1, "2023-01-01", None, None)], balances=monthly(1, [5.0] * 4))
+    labels = label_churn(tables, cutoffs=["2023-02-28"], horizon_days=30)
+    assert list(labels.columns) == ["customer_id", "cutoff", *KNOWN_AT_CUTOFF, *OUTCOME_COLUMNS]
+    assert "duration" not in labels.columns

@@ -8,13 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sksurv.util import Surv
 
 from churnml.baselines import CoxBaseline
 from churnml.errors import InputError
 from churnml.metrics import harrell_c
-from churnml.survival import DAYS_PER_MONTH, MONTH_FEATURE, ChurnSurvivalModel
+from churnml.survival import MONTH_FEATURE, ChurnSurvivalModel
 from churnml.timeline import month_end_cutoffs
 from churnml.training import survival_target, training_set
+from churnml.units import DAYS_PER_MONTH
 
 FAST = {"n_estimators": 150, "learning_rate": 0.1, "early_stopping_rounds": 20}
 
@@ -25,13 +27,13 @@ def exponential_customers(n: int = 1500, seed: int = 0) -> tuple[pd.DataFrame, n
     X = pd.DataFrame({"risk": rng.normal(size=n), "segment": rng.choice(["mass", "affluent"], n)})
     months = rng.exponential(12 / np.exp(X["risk"].to_numpy()))
     follow = rng.uniform(6, 18, n)
-    return X, survival_target(months <= follow, np.minimum(months, follow))
+    return X, survival_target(months <= follow, np.minimum(months, follow), unit="months")
 
 
 @pytest.fixture(scope="module")
 def fitted():
     X, y = exponential_customers()
-    return ChurnSurvivalModel(**FAST, period=1.0, max_months=18).fit(X, y), X, y
+    return ChurnSurvivalModel(**FAST, max_months=18).fit(X, y), X, y
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +44,14 @@ def bank_survival(synthetic_bank):
 
 
 def test_person_months_follow_the_target():
-    model = ChurnSurvivalModel(period=30.0, max_months=3)
+    model = ChurnSurvivalModel(max_months=3)
+    model.duration_unit_ = "months"
     view = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
-    # 45 days then churn -> months 1 (0) and 2 (1); 75 days censored -> 2 survived months
-    # and half of month 3; 10 days then churn -> month 1 (1); 200 days then churn -> past
-    # max_months: censored at 3.
+    # 1.5 months then churn -> months 1 (0) and 2 (1); 2.5 months censored -> 2 survived
+    # months and half of month 3; 1/3 month then churn -> month 1 (1); 6.7 months then
+    # churn -> past max_months: censored at 3.
     event = np.array([True, False, True, True])
-    duration = np.array([45.0, 75.0, 10.0, 200.0])
+    duration = np.array([1.5, 2.5, 1 / 3, 6.7])
     dataset = model._person_months(view, event, duration)
     assert dataset.data["x"].tolist() == [1, 1, 2, 2, 2, 3, 4, 4, 4]
     assert dataset.data[MONTH_FEATURE].tolist() == [1, 2, 1, 2, 3, 1, 1, 2, 3]
@@ -108,7 +111,7 @@ def test_hazard_beyond_the_learned_months_carries_on(fitted):
 
 def test_refit_grows_the_chosen_trees_on_every_row(fitted):
     model, X, y = fitted
-    assert model.holdout_ == "random stratified 20% of rows; refit on all rows"
+    assert model.holdout_.kind == "random" and model.refitted_
     assert model.booster_.num_trees() == model.best_iteration_
     held = clone(model).set_params(refit=False).fit(X, y)
     assert held.best_iteration_ == model.best_iteration_
@@ -124,10 +127,10 @@ def test_same_data_and_seed_same_curves(fitted):
 def test_bank_holdout_is_the_latest_cutoff_with_follow_up_cut(bank_survival):
     X, y = bank_survival.survival()
     model = ChurnSurvivalModel(**FAST).fit(X, y)
-    assert model.holdout_ == (
-        "cutoff 2023-06-30, learning on cutoffs up to 2023-03-31; follow-up cut there; "
-        "refit on all rows"
-    )
+    assert model.holdout_.kind == "cutoff" and model.refitted_
+    # Every earlier cutoff learns, its follow-up cut at the holdout: no gap is needed.
+    assert model.holdout_.description.endswith("learning on cutoffs up to 2023-05-31")
+    assert model.duration_unit_ == "days"
     curves = model.predict_survival_function(X.head(3), [1, 3, 12])
     assert (curves.to_numpy() <= 1).all()
 
@@ -163,16 +166,18 @@ def test_agrees_with_the_classifier_on_the_horizon_on_average(bank_survival):
 
 
 @pytest.mark.parametrize(
-    ("y", "match"),
+    ("y", "unit", "match"),
     [
-        (np.zeros(10), "structured array"),
-        (survival_target([True] * 9, [1.0] * 9), "has 9 rows"),
-        (survival_target([True] * 10, [-1.0] * 10), "negative"),
+        (np.zeros(10), "months", "structured array"),
+        (survival_target([True] * 9, [1.0] * 9, unit="months"), None, "has 9 rows"),
+        (survival_target([True] * 10, [-1.0] * 10, unit="months"), None, "negative"),
+        (Surv.from_arrays([True] * 10, [1.0] * 10), None, "say no unit"),
+        (survival_target([True] * 10, [1.0] * 10, unit="days"), "months", "in days .*='months'"),
     ],
 )
-def test_bad_targets_are_named(y, match):
+def test_bad_targets_are_named(y, unit, match):
     with pytest.raises(InputError, match=match):
-        ChurnSurvivalModel().fit(pd.DataFrame({"x": np.arange(10.0)}), y)
+        ChurnSurvivalModel(duration_unit=unit).fit(pd.DataFrame({"x": np.arange(10.0)}), y)
 
 
 def test_bad_months_are_named(fitted):

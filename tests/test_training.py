@@ -8,9 +8,11 @@ import pytest
 from sklearn.model_selection import cross_validate
 
 from churnml.errors import InputError, SchemaError
+from churnml.timeline import Horizon, month_end_cutoffs
 from churnml.training import (
     TemporalSplitter,
     TrainingSet,
+    row_cutoffs,
     survival_target,
     temporal_holdout,
     training_set,
@@ -55,19 +57,62 @@ def test_classification_rows_are_those_with_a_known_horizon(bank_set):
 
 def test_survival_target_is_scikit_survival_structured(bank_set):
     X, y = bank_set.survival()
-    assert y.dtype.names == ("event", "duration")
-    assert (y["duration"] > 0).all()
+    assert y.dtype.names == ("event", "duration_days")
+    assert (y["duration_days"] > 0).all()
     assert len(X) == len(y)
     rows = bank_set.labels.loc[X.index]
     assert (y["event"] == rows["observed"].to_numpy()).all()
-    assert (y["duration"] == rows["duration_days"].to_numpy()).all()
+    assert (y["duration_days"] == rows["duration"].to_numpy()).all()
+
+
+def test_one_duration_column_and_no_outcome_in_the_features(bank_set):
+    from churnml.labels import OUTCOME_COLUMNS
+
+    assert "duration_days" not in bank_set.labels and "duration" in bank_set.labels
+    assert not set(OUTCOME_COLUMNS) & set(bank_set.X.columns)
+
+
+def test_join_refuses_features_holding_a_label_column(synthetic_bank):
+    from churnml.features import build_features
+    from churnml.labels import label_churn
+
+    labels = label_churn(synthetic_bank.tables, cutoffs=CUTOFFS[:2])
+    features = build_features(synthetic_bank.tables, cutoffs=CUTOFFS[:2])
+    # The merge a user might write by accident: labels' future columns ride along.
+    merged = features.merge(
+        labels[["customer_id", "cutoff", "churn_date"]], on=["customer_id", "cutoff"]
+    )
+    with pytest.raises(InputError, match=r"label columns \['churn_date'\]"):
+        TrainingSet.join(labels, merged, horizon=Horizon(days=90))
+
+
+def test_churn_rate_stays_in_range_with_cutoffs_up_to_the_end_of_the_data(synthetic_bank):
+    # Cutoffs up to the last month: the last three have horizons the data cuts short.
+    cutoffs = month_end_cutoffs("2022-06-30", synthetic_bank.tables.observed_until)
+    data = training_set(synthetic_bank.tables, cutoffs=cutoffs, check=False)
+    X, y = data.classification()
+    rates = y.groupby(level="cutoff").mean()
+    early = rates[rates.index <= pd.Timestamp("2023-06-30")]
+    assert rates.index.max() == pd.Timestamp("2023-09-30")  # horizon ends at the data's end
+    assert rates.between(early.min(), early.max()).all(), rates
+    assert (
+        data.labels.loc[row_cutoffs(data.X) > pd.Timestamp("2023-09-30"), "horizon_observed"].sum()
+        == 0
+    )
+
+
+def test_repr_is_short(bank_set):
+    text = repr(bank_set)
+    assert text.startswith("TrainingSet(") and "\n" not in text
+    assert "6 cutoffs 2022-09-30..2023-12-31" in text and "horizon 90 days" in text
+    assert "churn rate" in text
 
 
 def test_until_keeps_labels_known_then_and_cuts_follow_up(bank_set):
     end = pd.Timestamp("2023-09-30")
     known = bank_set.until(end)
     cutoffs = known.X.index.get_level_values("cutoff")
-    assert cutoffs.max() <= end - pd.Timedelta(days=90)
+    assert cutoffs.max() == pd.Timestamp("2023-06-30")
     follow_up = (end - cutoffs).days.to_numpy()
     assert (known.labels["duration"].to_numpy() <= follow_up).all()
     # Churn after `end` is not yet seen.
@@ -96,9 +141,38 @@ def test_temporal_splitter_validates_later_with_a_gap_and_disjoint_customers():
     assert firsts == sorted(firsts) and firsts[-1] == cutoffs.max()
 
 
+def test_temporal_splitter_follows_the_labels_horizon():
+    X = panel()
+    y = pd.Series(np.arange(len(X)) % 2 == 0, index=X.index)
+    y.attrs["horizon"] = Horizon(months=3)
+    cutoffs = X.index.get_level_values("cutoff")
+    for learn, valid in TemporalSplitter(n_splits=2).split(X, y):
+        first = cutoffs[valid].min()
+        assert (Horizon(months=3).end(cutoffs[learn]) <= first).all()
+        assert cutoffs[learn].max() == first - pd.offsets.MonthEnd(3)
+
+
+def test_temporal_splitter_gap_shorter_than_the_horizon_is_an_error():
+    X = panel()
+    y = pd.Series(np.arange(len(X)) % 2 == 0, index=X.index)
+    y.attrs["horizon"] = Horizon(days=90)
+    with pytest.raises(InputError, match="gap_days=30 is shorter than the labels' horizon"):
+        list(TemporalSplitter(n_splits=2, gap_days=30).split(X, y))
+    with pytest.raises(InputError, match="needs the labels' horizon"):
+        list(TemporalSplitter(n_splits=2).split(X, y.to_numpy()))
+
+
+def test_temporal_splitter_refuses_survival_targets_for_cross_validate():
+    X = panel()
+    y = survival_target(np.arange(len(X)) % 2 == 0, np.full(len(X), 30.0), unit="days")
+    with pytest.raises(InputError, match="TrainingSet.folds"):
+        list(TemporalSplitter(n_splits=2, gap_days=90).split(X, y))
+
+
 def test_temporal_splitter_without_customer_holdout_keeps_everyone():
     X = panel()
-    learn, valid = next(iter(TemporalSplitter(n_splits=1, validation_customers=None).split(X)))
+    splitter = TemporalSplitter(n_splits=1, gap_days=90, validation_customers=None)
+    learn, valid = next(iter(splitter.split(X)))
     assert len(valid) == 20
     assert set(X.index.get_level_values("customer_id")[learn]) == set(range(20))
 
@@ -126,9 +200,9 @@ def test_temporal_splitter_takes_cutoffs_from_groups():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_splits": 10}, "needs more than 10 cutoffs"),
-        ({"n_splits": 1, "gap_days": 400}, "no cutoff is 400 days before"),
-        ({"validation_customers": 1.0}, "validation_customers"),
+        ({"n_splits": 10, "gap_days": 90}, "needs more than 10 cutoffs"),
+        ({"n_splits": 1, "gap_days": 400}, "no training cutoff lies a horizon \\(400 days\\)"),
+        ({"validation_customers": 1.0, "gap_days": 90}, "validation_customers"),
         ({"n_splits": 0}, "n_splits >= 1"),
     ],
 )
@@ -139,11 +213,11 @@ def test_temporal_splitter_rejects_impossible_folds(kwargs, match):
 
 def test_temporal_splitter_needs_cutoffs():
     with pytest.raises(InputError, match="each row's cutoff"):
-        list(TemporalSplitter().split(np.zeros((10, 2))))
+        list(TemporalSplitter(gap_days=90).split(np.zeros((10, 2))))
 
 
 def test_folds_cut_the_learning_side_at_the_validation_cutoff(bank_set):
-    splitter = TemporalSplitter(n_splits=2, gap_days=90)
+    splitter = TemporalSplitter(n_splits=2)
     for learn, valid in bank_set.folds(splitter):
         first = valid.X.index.get_level_values("cutoff").min()
         follow_up = (first - learn.X.index.get_level_values("cutoff")).days.to_numpy()
@@ -153,16 +227,19 @@ def test_folds_cut_the_learning_side_at_the_validation_cutoff(bank_set):
         )
 
 
-def test_temporal_holdout_is_the_latest_cutoff_after_a_gap():
+def test_temporal_holdout_is_the_latest_cutoff_a_horizon_after_learning():
     cutoffs = pd.DatetimeIndex(["2024-01-31", "2024-02-29", "2024-05-31", "2024-05-31"])
-    learn, holdout = temporal_holdout(cutoffs, gap_days=90)
+    learn, holdout = temporal_holdout(cutoffs, horizon=Horizon(days=90))
     assert learn.tolist() == [True, True, False, False]
     assert holdout.tolist() == [False, False, True, True]
 
 
 def test_survival_target_round_trips():
-    y = survival_target(np.array([1, 0]), [3, 4])
+    y = survival_target(np.array([1, 0]), [3, 4], unit="months")
     assert y["event"].tolist() == [True, False]
+    assert y["duration_months"].tolist() == [3.0, 4.0]
+    with pytest.raises(InputError, match="duration_unit must be one of"):
+        survival_target([1], [3], unit="weeks")
 
 
 def flat_frame() -> pd.DataFrame:
@@ -181,7 +258,12 @@ def flat_frame() -> pd.DataFrame:
 
 def test_from_frame_builds_features_label_and_duration():
     data = TrainingSet.from_frame(
-        flat_frame(), label="Exited", duration="Tenure", id_column="CustomerId", drop=["RowNumber"]
+        flat_frame(),
+        label="Exited",
+        duration="Tenure",
+        duration_unit="years",
+        id_column="CustomerId",
+        drop=["RowNumber"],
     )
     X, y = data.classification()
     assert y.tolist() == flat_frame()["Exited"].astype(bool).tolist()
@@ -191,8 +273,9 @@ def test_from_frame_builds_features_label_and_duration():
     frame = flat_frame()
     followed = (frame["Tenure"] > 0) | (frame["Exited"] == 1)
     assert len(Xs) == len(ys) == int(followed.sum())
-    assert (ys["duration"] == 0).sum() == int(((frame["Tenure"] == 0) & followed).sum()) > 0
-    assert data.horizon_days is None and len(data.cutoffs) == 0
+    assert ys.dtype.names == ("event", "duration_years")
+    assert (ys["duration_years"] == 0).sum() == int(((frame["Tenure"] == 0) & followed).sum()) > 0
+    assert data.horizon is None and len(data.cutoffs) == 0
     with pytest.raises(InputError, match="flat table"):
         data.until("2024-01-01")
 
@@ -206,7 +289,14 @@ def test_from_frame_errors_name_the_column_and_rows():
         TrainingSet.from_frame(bad, label="Exited")
     bad = frame.assign(Tenure=frame["Tenure"].where(frame.index != 5, -1))
     with pytest.raises(SchemaError, match=r"column 'Tenure'.*negative"):
-        TrainingSet.from_frame(bad, label="Exited", duration="Tenure")
+        TrainingSet.from_frame(bad, label="Exited", duration="Tenure", duration_unit="years")
+
+
+def test_from_frame_needs_the_duration_unit():
+    with pytest.raises(InputError, match="say what the duration column 'Tenure' counts"):
+        TrainingSet.from_frame(flat_frame(), label="Exited", duration="Tenure")
+    with pytest.raises(InputError, match="without a duration column"):
+        TrainingSet.from_frame(flat_frame(), label="Exited", duration_unit="days")
 
 
 def test_from_frame_warns_about_a_leaking_column():

@@ -8,7 +8,7 @@ categories natively.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,11 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils.validation import check_array
 
-from churnml.errors import InputError
-from churnml.training import row_cutoffs, temporal_holdout
+from churnml.errors import HoldoutWarning, InputError
+from churnml.timeline import Horizon
+from churnml.training import check_no_keys_or_outcomes, row_cutoffs, temporal_holdout
 
-__all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "choose_holdout", "grow_booster"]
+__all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "Holdout", "choose_holdout", "grow_booster"]
 
 # Parameters of the tree learner both models share; the estimators expose each as __init__.
 BOOSTER_DEFAULTS: dict[str, Any] = {
@@ -40,8 +41,9 @@ BOOSTER_DEFAULTS: dict[str, Any] = {
 }
 
 HOLDOUT = "holdout"
-# Fewer holdout rows than this and a model neither stops early nor calibrates.
-MIN_HOLDOUT_ROWS = 20
+# Fewer churners (or stayers) than this in the holdout and a model can neither stop early
+# nor calibrate on it.
+MIN_HOLDOUT_EVENTS = 20
 
 
 @dataclass
@@ -58,6 +60,7 @@ class FeatureFrame:
         """Learn from the training frame; return the frame and its model view."""
         named = isinstance(X, pd.DataFrame)
         frame = X if named else _numeric_frame(X)
+        check_no_keys_or_outcomes(frame, "X")
         if frame.shape[1] == 0:
             raise InputError(f"X has 0 features; {owner} needs at least one")
         categories = {
@@ -166,35 +169,108 @@ def stratified_holdout(y: np.ndarray, *, fraction: float, seed: int) -> np.ndarr
     return holdout
 
 
+@dataclass(frozen=True)
+class Holdout:
+    """The rows that stop the trees early (and calibrate the classifier), and how chosen.
+
+    ``kind`` is ``"cutoff"`` (the latest cutoff of a panel), ``"random"`` (a stratified
+    share of a flat table), ``"given"`` (``X_holdout``) or ``"none"``; code decides on
+    ``kind``, people read ``description``.
+    """
+
+    kind: str
+    learn: np.ndarray
+    rows: np.ndarray
+    description: str
+    cutoff: pd.Timestamp | None = None
+
+
+def _counts(events: np.ndarray, *, both: bool) -> dict[str, int]:
+    churners = int(events.sum())
+    return (
+        {"churners": churners, "stayers": len(events) - churners}
+        if both
+        else {"churners": churners}
+    )
+
+
+def _enough(counts: dict[str, int]) -> bool:
+    return min(counts.values()) >= MIN_HOLDOUT_EVENTS
+
+
+def _shown(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {name}" for name, n in counts.items())
+
+
 def choose_holdout(
     X: Any,
-    strata: np.ndarray,
+    events: np.ndarray,
     *,
-    gap_days: int,
+    horizon: Horizon | None,
     fraction: float,
     seed: int,
-    usable: Callable[[np.ndarray], bool],
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Masks ``(learn, holdout)`` and how they were chosen, for early stopping and calibration.
+    owner: str,
+    both_classes: bool,
+) -> Holdout:
+    """The holdout for early stopping and calibration, or a clear word why there is none.
 
-    With a ``cutoff`` index level, the holdout is the latest cutoff and learning takes the
-    cutoffs at least ``gap_days`` before it; otherwise a random share ``fraction`` drawn
-    within each value of ``strata``; and when neither gives a holdout that ``usable``
-    accepts, no holdout at all.
+    With a ``cutoff`` index level (a panel: the same customers at neighbouring cutoffs) the
+    holdout is the latest cutoff, and the trees learn on the rows whose ``horizon`` ends
+    by then (``horizon`` None: every earlier cutoff, for a model that cuts the learning
+    rows' follow-up there). A latest cutoff with fewer than :data:`MIN_HOLDOUT_EVENTS`
+    churners (and, with ``both_classes``, stayers) is an error naming the counts: a random
+    row holdout on a panel would hold out neighbours of the learning rows. A flat table
+    gets a random share ``fraction`` stratified by ``events``; when that is too small, no
+    holdout, with a :class:`~churnml.errors.HoldoutWarning`.
     """
     if isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
-        cutoffs = row_cutoffs(X)
-        learn, holdout = temporal_holdout(cutoffs, gap_days=gap_days)
-        if learn.any() and usable(holdout):
-            return (
-                learn,
-                holdout,
-                f"cutoff {cutoffs.max().date()}, learning on cutoffs up to "
-                f"{cutoffs[learn].max().date()}",
-            )
-    if len(strata) >= 2 * MIN_HOLDOUT_ROWS:
-        holdout = stratified_holdout(strata, fraction=fraction, seed=seed)
-        if usable(holdout):
-            return ~holdout, holdout, f"random stratified {fraction:.0%} of rows"
-    everything = np.ones(len(strata), dtype=bool)
-    return everything, ~everything, "none: too few rows for a holdout"
+        return _cutoff_holdout(row_cutoffs(X), events, horizon, owner, both_classes)
+    holdout = stratified_holdout(events, fraction=fraction, seed=seed)
+    counts = _counts(events[holdout], both=both_classes)
+    if _enough(counts):
+        return Holdout("random", ~holdout, holdout, f"random stratified {fraction:.0%} of rows")
+    warnings.warn(
+        f"{owner}: a {fraction:.0%} holdout of these {len(events):,} rows would hold "
+        f"{_shown(counts)}, fewer than {MIN_HOLDOUT_EVENTS}: no early stopping"
+        f"{' and no calibration' if both_classes else ''}; all trees grow on every row",
+        HoldoutWarning,
+        stacklevel=4,
+    )
+    everything = np.ones(len(events), dtype=bool)
+    return Holdout("none", everything, ~everything, "none: too few churners for a holdout")
+
+
+def _cutoff_holdout(
+    cutoffs: pd.DatetimeIndex,
+    events: np.ndarray,
+    horizon: Horizon | None,
+    owner: str,
+    both_classes: bool,
+) -> Holdout:
+    latest = cutoffs.max()
+    holdout = np.asarray(cutoffs == latest)
+    if horizon is None:
+        learn = np.asarray(cutoffs < latest)
+    else:
+        learn, holdout = temporal_holdout(cutoffs, horizon=horizon)
+    if not learn.any():
+        raise InputError(
+            f"{owner}: no training cutoff lies a horizon ({horizon}) before the latest cutoff "
+            f"{latest.date()}, which holds out the trees' early stopping; add earlier cutoffs"
+        )
+    counts = _counts(events[holdout], both=both_classes)
+    if not _enough(counts):
+        raise InputError(
+            f"{owner}: the latest cutoff {latest.date()} holds {_shown(counts)} in "
+            f"{int(holdout.sum()):,} rows; stopping early and calibrating on it needs at least "
+            f"{MIN_HOLDOUT_EVENTS} of each. Add customers or later cutoffs, or pass an explicit "
+            "X_holdout"
+        )
+    last = cutoffs[learn].max().date()
+    return Holdout(
+        "cutoff",
+        learn,
+        holdout,
+        f"cutoff {latest.date()} ({_shown(counts)}), learning on cutoffs up to {last}",
+        latest,
+    )

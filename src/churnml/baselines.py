@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from churnml.errors import InputError
+from churnml.metrics.survival import harrell_c
+from churnml.training import check_no_keys_or_outcomes
+from churnml.units import convert, survival_arrays
 
 __all__ = ["CoxBaseline"]
-
-DAYS_PER_MONTH = 365.25 / 12
-"""Average month length in days: the default ``period`` for targets counted in days."""
 
 RMST_STEP_MONTHS = 0.25
 """Grid step, in months, of the trapezoid rule behind expected months."""
@@ -72,6 +73,7 @@ def _check_frame(X: object) -> pd.DataFrame:
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"X must have rows and columns, got shape {X.shape}.")
+    check_no_keys_or_outcomes(X, "X")
     names = X.columns.tolist()
     if not all(isinstance(name, str) for name in names) or not X.columns.is_unique:
         raise InputError(
@@ -111,33 +113,18 @@ def _check_numbers(X: pd.DataFrame, numeric: Sequence[str]) -> None:
         )
 
 
-def _check_target(y: object, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(event, duration)`` from a structured survival array, or raise."""
-    names = getattr(getattr(y, "dtype", None), "names", None) or ()
-    if not isinstance(y, np.ndarray) or y.ndim != 1 or not {"event", "duration"} <= set(names):
+def _check_target(y: object, n_rows: int, unit: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return ``(event, duration, unit)`` from a structured survival array, or raise."""
+    if not isinstance(y, np.ndarray) or y.ndim != 1 or len(y.dtype.names or ()) != 2:
         raise InputError(
-            "y must be a 1-d structured array with fields 'event' (bool) and 'duration' "
-            "(float), e.g. sksurv.util.Surv.from_arrays(event, time, name_event='event', "
-            f"name_time='duration'); got {type(y).__name__} with fields {list(names)}."
+            "y must be a 1-d structured array of (event, duration), e.g. "
+            "churnml.training.survival_target(event, duration, unit='days') or "
+            f"sksurv.util.Surv.from_arrays(event, time); got {type(y).__name__}."
         )
-    if len(y) != n_rows:
-        raise InputError(f"y has {len(y)} rows but X has {n_rows}; pass one target per row.")
-    if y.dtype["event"] != np.bool_ or not np.issubdtype(y.dtype["duration"], np.number):
-        raise InputError(
-            f"y field 'event' must be bool and 'duration' numeric, got {y.dtype['event']} and "
-            f"{y.dtype['duration']}; build y with sksurv.util.Surv.from_arrays."
-        )
-    event = y["event"]
-    duration = y["duration"].astype("float64")
-    bad = np.flatnonzero(~np.isfinite(duration) | (duration < 0))
-    if bad.size:
-        raise InputError(
-            f"y has {bad.size} durations that are negative, NaN or infinite, at rows "
-            f"{_few(bad.tolist())}; durations count the time from the cutoff, so they are >= 0."
-        )
+    event, duration, found = survival_arrays(y, n_rows, unit=unit, owner="CoxBaseline")
     if not event.any():
         raise InputError("y has no events (every row is censored): a Cox model cannot be fit.")
-    return event, duration
+    return event, duration, found
 
 
 def _check_months(months: object) -> np.ndarray:
@@ -246,9 +233,10 @@ class CoxBaseline(BaseEstimator):
         lifelines reports with a ``ConvergenceWarning``.
     l1_ratio : float, default 0.0
         Share of the penalty that is L1 (lasso); 0 is ridge.
-    period : float, default 30.4375
-        Length of one month in the units of the target's durations; the default is the
-        average month in days.
+    duration_unit : {"days", "months", "years"}, optional
+        What the target's durations count: by default the target says it (its duration
+        field, e.g. ``duration_days``); one that does not needs it, and one that says
+        another unit is an error.
 
     Attributes
     ----------
@@ -288,7 +276,7 @@ class CoxBaseline(BaseEstimator):
     --------
     >>> import numpy as np
     >>> import pandas as pd
-    >>> from sksurv.util import Surv
+    >>> from churnml.training import survival_target
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame(
     ...     {
@@ -297,9 +285,7 @@ class CoxBaseline(BaseEstimator):
     ...     }
     ... )
     >>> days = rng.exponential(300 * np.exp(-X["trend__slope__3m"]))
-    >>> y = Surv.from_arrays(
-    ...     days < 180, np.minimum(days, 180), name_event="event", name_time="duration"
-    ... )
+    >>> y = survival_target(days < 180, np.minimum(days, 180), unit="days")
     >>> model = CoxBaseline().fit(X, y)
     >>> model.columns_.tolist()
     ['trend__slope__3m', 'profile__region=north', 'profile__region=south']
@@ -316,21 +302,22 @@ class CoxBaseline(BaseEstimator):
     """
 
     def __init__(
-        self, penalizer: float = 0.1, l1_ratio: float = 0.0, period: float = DAYS_PER_MONTH
+        self, penalizer: float = 0.1, l1_ratio: float = 0.0, duration_unit: str | None = None
     ) -> None:
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
-        self.period = period
+        self.duration_unit = duration_unit
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def _check_params(self) -> None:
         if not (_is_real(self.penalizer) and 0 <= self.penalizer < np.inf):
             raise InputError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}.")
         if not (_is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
             raise InputError(f"l1_ratio must be between 0 and 1, got {self.l1_ratio!r}.")
-        if not (_is_real(self.period) and 0 < self.period < np.inf):
-            raise InputError(
-                f"period (one month in duration units) must be > 0, got {self.period!r}."
-            )
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> CoxBaseline:
         """Learn the preprocessing and fit the Cox model.
@@ -358,7 +345,7 @@ class CoxBaseline(BaseEstimator):
         """
         self._check_params()
         X = _check_frame(X)
-        event, duration = _check_target(y, len(X))
+        event, duration, unit = _check_target(y, len(X), self.duration_unit)
         design, dropped = _learn_design(X)
         data = design.transform(X)
         data[_DURATION_COLUMN] = duration
@@ -370,6 +357,7 @@ class CoxBaseline(BaseEstimator):
             event_col=_EVENT_COLUMN,
             fit_options={"step_size": _NEWTON_STEP},
         )
+        self.duration_unit_ = unit
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.design_ = design
@@ -413,7 +401,7 @@ class CoxBaseline(BaseEstimator):
         times = baseline.index.to_numpy(dtype="float64")
         cumulative = np.concatenate([[0.0], baseline.to_numpy(dtype="float64")])
         # Breslow step function: the cumulative hazard at the last time <= t (0 before).
-        at = months * self.period * (1 + _TIME_RTOL)
+        at = convert(months, "months", self.duration_unit_) * (1 + _TIME_RTOL)
         base = cumulative[np.searchsorted(times, at, side="right")]
         log_risk = self.predict(X)
         # log(0) = -inf is meant (no hazard yet); exp overflowing to inf means S = 0.
@@ -431,8 +419,8 @@ class CoxBaseline(BaseEstimator):
         X : pandas.DataFrame
             Features with the columns seen at fit, in any order.
         months : sequence of float
-            Months after the cutoff, >= 0; fractions allowed (``90 / 30.4375`` is 90 days
-            with the default ``period``).
+            Months after the cutoff, >= 0; fractions allowed (``90 / DAYS_PER_MONTH`` is
+            90 days).
 
         Returns
         -------
@@ -472,3 +460,9 @@ class CoxBaseline(BaseEstimator):
         survival = self._survival(X, grid)
         area = ((survival[:, 1:] + survival[:, :-1]) / 2 * np.diff(grid)).sum(axis=1)
         return pd.Series(area, index=X.index, name="expected_months")
+
+    def score(self, X: pd.DataFrame, y: np.ndarray) -> float:
+        """Harrell's C-index of :meth:`predict` against the survival target ``y``."""
+        check_is_fitted(self)
+        _check_target(y, len(X), self.duration_unit_)
+        return harrell_c(y, self.predict(X))

@@ -1,10 +1,13 @@
 """ChurnClassifier: will this customer churn within the horizon? Calibrated LightGBM.
 
-The booster learns on the earlier cutoffs of the training rows and is stopped early and
-calibrated on the latest cutoff, at least a horizon later (``holdout_gap_days``), so the
-probabilities are tuned to a period the trees never saw: what a scoring job meets. Class
-weights only shape the trees; the calibrator learns on unweighted holdout rows, so the
-probabilities stay probabilities.
+Fitting takes three steps. The booster learns on the cutoffs whose horizon ended by the
+latest cutoff and is stopped early on that latest cutoff, the holdout; the calibrator
+learns on the holdout's scores, a period those trees never saw, as a scoring job meets it.
+Then (``refit``) the chosen number of trees is grown again on every labelled row, the
+cutoffs between the learning rows and the holdout and the holdout itself included, so the
+model a scoring job uses has seen the most recent behaviour; the calibrator stays the one
+fitted on rows its trees had not learned from. Class weights only shape the trees; the
+calibrator learns on unweighted holdout rows, so the probabilities stay probabilities.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from churnml._boosting import (
     BOOSTER_DEFAULTS,
-    MIN_HOLDOUT_ROWS,
     FeatureFrame,
+    Holdout,
     booster_params,
     choose_holdout,
     grow_booster,
 )
 from churnml.errors import InputError
+from churnml.timeline import Horizon
+from churnml.training import horizon_of
 
 __all__ = ["ChurnClassifier"]
 
@@ -56,11 +61,16 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         Stop when the holdout metric has not improved for this many trees.
     metric : str, default "binary_logloss"
         LightGBM metric watched on the holdout (``"auc"`` when tuning for AUC).
-    holdout_gap_days : int, default 90
-        When ``X`` is indexed by cutoff, the holdout is the latest cutoff and the trees
-        learn on cutoffs at least this many days earlier: set it to the horizon.
+    horizon : Horizon, optional
+        The labels' horizon. When ``X`` is indexed by cutoff, the holdout is the latest
+        cutoff and the trees first learn on the rows whose horizon ends by then. By default
+        it is read from ``y`` (:meth:`~churnml.training.TrainingSet.classification` gives
+        its labels their horizon); a different one given here is an error.
     holdout_fraction : float, default 0.2
         For rows without cutoffs (a flat table), a stratified random holdout of this size.
+    refit : bool, default True
+        With a holdout taken from the rows, grow the chosen number of trees again on every
+        row; the calibrator stays the one fitted on the holdout.
     random_state : int, default 0
     n_jobs : int, default 1
         LightGBM threads; results do not depend on it.
@@ -70,8 +80,11 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     booster_ : lightgbm.Booster
     best_iteration_ : int
     calibrator_ : fitted calibrator or None
-    holdout_ : str
-        How the holdout was chosen, for the review pack.
+    holdout_ : Holdout
+        How the holdout was chosen (``holdout_.kind``; ``holdout_.description`` for the
+        review pack).
+    refitted_ : bool
+        Whether the final trees grew on every row.
     classes_, n_features_in_, feature_names_in_
 
     Examples
@@ -102,8 +115,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         calibration: Calibration = "sigmoid",
         early_stopping_rounds: int | None = 100,
         metric: str = "binary_logloss",
-        holdout_gap_days: int = 90,
+        horizon: Horizon | None = None,
         holdout_fraction: float = 0.2,
+        refit: bool = True,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -123,8 +137,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.calibration = calibration
         self.early_stopping_rounds = early_stopping_rounds
         self.metric = metric
-        self.holdout_gap_days = holdout_gap_days
+        self.horizon = horizon
         self.holdout_fraction = holdout_fraction
+        self.refit = refit
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -164,17 +179,23 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self._check_parameters()
         frame, learned = FeatureFrame.learn(X, owner=type(self).__name__)
         target = self._encode_target(y, len(learned))
-        learn, holdout = self._holdout_masks(X, target, X_holdout)
+        self.holdout_ = self._holdout(X, y, target, X_holdout)
         if X_holdout is not None:
             learn_X, learn_y = learned, target
             hold_X = frame.view(X_holdout, table="X_holdout")
             hold_y = self._encode_known(y_holdout, len(hold_X))
         else:
-            learn_X, learn_y = learned.loc[learn], target[learn]
-            hold_X, hold_y = learned.loc[holdout], target[holdout]
-        self.booster_ = self._grow(learn_X, learn_y, hold_X, hold_y, callbacks)
+            rows = self.holdout_
+            learn_X, learn_y = learned.loc[rows.learn], target[rows.learn]
+            hold_X, hold_y = learned.loc[rows.rows], target[rows.rows]
+        self.booster_ = self._grow(learn_X, learn_y, (hold_X, hold_y), callbacks, self.n_estimators)
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
         self.calibrator_ = self._calibrate(hold_X, hold_y)
+        self.refitted_ = bool(self.refit and self.holdout_.kind in ("cutoff", "random"))
+        if self.refitted_:
+            # The holdout chose the trees and calibrated them; the final trees learn from
+            # every labelled row, the latest behaviour included.
+            self.booster_ = self._grow(learned, target, None, None, self.best_iteration_)
         frame.fitted_on(self)
         return self
 
@@ -192,6 +213,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         """The booster's log-odds of churn, before calibration."""
         check_is_fitted(self, "booster_")
         view = self.frame_.view(X)
+        return self._raw(view)
+
+    def _raw(self, view: pd.DataFrame) -> np.ndarray:
         raw = self.booster_.predict(view, num_iteration=self.best_iteration_, raw_score=True)
         return np.asarray(raw, dtype="float64")
 
@@ -236,50 +260,64 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
             raise InputError(f"y_holdout has classes unseen in y: {values[unknown][:5]}")
         return (values == self.classes_[1]).astype("float64")
 
-    def _holdout_masks(
-        self, X: Any, target: np.ndarray, X_holdout: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _holdout(self, X: Any, y: Any, target: np.ndarray, X_holdout: Any) -> Holdout:
         if X_holdout is not None:
             everything = np.ones(len(target), dtype=bool)
-            self.holdout_ = "given: X_holdout"
-            return everything, ~everything
-        learn, holdout, self.holdout_ = choose_holdout(
+            return Holdout("given", everything, ~everything, "given: X_holdout")
+        return choose_holdout(
             X,
-            target,
-            gap_days=self.holdout_gap_days,
+            target.astype(bool),
+            horizon=self._horizon(X, y),
             fraction=self.holdout_fraction,
             seed=self.random_state,
-            usable=lambda rows: _usable(target[rows]),
+            owner=type(self).__name__,
+            both_classes=True,
         )
-        return learn, holdout
+
+    def _horizon(self, X: Any, y: Any) -> Horizon | None:
+        """The labels' horizon: the one ``y`` carries or the one given; never two."""
+        carried = horizon_of(y)
+        if carried is not None and self.horizon is not None and carried != self.horizon:
+            raise InputError(
+                f"ChurnClassifier was given horizon={self.horizon} but y's labels were made "
+                f"with a horizon of {carried}"
+            )
+        horizon = carried or self.horizon
+        if horizon is None and isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
+            raise InputError(
+                "X is indexed by cutoff but the labels' horizon is unknown, so the holdout "
+                "cannot keep training labels before it: pass y from "
+                "TrainingSet.classification() (it carries the horizon) or set horizon="
+            )
+        return horizon
 
     def _grow(
         self,
         X: pd.DataFrame,
         y: np.ndarray,
-        hold_X: pd.DataFrame,
-        hold_y: np.ndarray,
+        holdout_rows: tuple[pd.DataFrame, np.ndarray] | None,
         callbacks: list[Any] | None,
+        n_estimators: int,
     ) -> lgb.Booster:
         weight = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
         learn = lgb.Dataset(X, y, weight=weight, free_raw_data=True)
-        holdout = lgb.Dataset(hold_X, hold_y, reference=learn) if len(hold_y) else None
+        holdout = None
+        if holdout_rows is not None and len(holdout_rows[1]):
+            holdout = lgb.Dataset(*holdout_rows, reference=learn)
         params = booster_params(self, objective="binary", metric=self.metric)
         return grow_booster(
             params,
             learn,
-            n_estimators=self.n_estimators,
+            n_estimators=n_estimators,
             holdout=holdout,
             early_stopping_rounds=self.early_stopping_rounds,
             callbacks=callbacks,
         )
 
     def _calibrate(self, X: pd.DataFrame, y: np.ndarray) -> Any:
-        if self.calibration is None or not _usable(y):
+        if self.calibration is None or len(y) == 0 or not 0 < y.sum() < len(y):
             return None
-        raw = np.asarray(
-            self.booster_.predict(X, num_iteration=self.best_iteration_, raw_score=True)
-        )
+        raw = self._raw(X)
         if self.calibration == "isotonic":
             isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
             return isotonic.fit(raw, y)
@@ -294,8 +332,3 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         else:
             churn = calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
         return np.clip(np.asarray(churn, dtype="float64"), 0.0, 1.0)
-
-
-def _usable(y: np.ndarray) -> bool:
-    """A holdout can steer early stopping and calibration: enough rows, both classes."""
-    return len(y) >= MIN_HOLDOUT_ROWS and 0 < y.sum() < len(y)

@@ -24,11 +24,28 @@ def demo(
     months: Annotated[int, typer.Option(help="Months of history.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the demo's tables.")] = Path("demo-output"),
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Label horizon in days (default 90).")
+    ] = None,
+    horizon_months: Annotated[
+        int | None, typer.Option(help="Label horizon in month ends, instead of days.")
+    ] = None,
 ) -> None:
     """Simulate a bank, build labels and features, train and score the models, print a summary."""
     from churnml.demo import run_demo
+    from churnml.timeline import Horizon
 
-    _run(lambda: typer.echo(run_demo(n_customers=customers, months=months, seed=seed, out=out)))
+    _run(
+        lambda: typer.echo(
+            run_demo(
+                n_customers=customers,
+                months=months,
+                seed=seed,
+                out=out,
+                horizon=Horizon.of(horizon_days, horizon_months),
+            )
+        )
+    )
 
 
 @app.command()

@@ -13,14 +13,14 @@ from churnml.datasets import SyntheticBank, make_bank
 from churnml.features import build_features
 from churnml.labels import label_churn
 from churnml.metrics import classification_report, harrell_c
-from churnml.survival import DAYS_PER_MONTH, ChurnSurvivalModel
-from churnml.timeline import month_end_cutoffs
+from churnml.survival import ChurnSurvivalModel
+from churnml.timeline import Horizon, month_end_cutoffs
 from churnml.training import TrainingSet
+from churnml.units import DAYS_PER_MONTH
 
 __all__ = ["run_demo"]
 
-HORIZON_DAYS = 90
-DEMO_CUTOFFS = 6
+DEMO_CUTOFFS = 9
 _SIGNALS = {
     "peak__current_to_peak__6m": "current balance / 6-month peak",
     "flows__out_other_bank_share__90d": "share of outflow to other banks, 90 days",
@@ -30,13 +30,17 @@ _SIGNALS = {
 }
 
 
-def run_demo(*, n_customers: int, months: int, seed: int, out: Path) -> str:
+def run_demo(
+    *, n_customers: int, months: int, seed: int, out: Path, horizon: Horizon | None = None
+) -> str:
     """Simulate a bank, label churn, build features at monthly cutoffs; return a summary.
 
     Parameters
     ----------
     n_customers, months, seed : int
         Size and seed of the synthetic bank.
+    horizon : Horizon, optional
+        The label's horizon; 90 days by default.
     out : Path
         Folder where ``labels.parquet`` and ``features.parquet`` are written.
 
@@ -46,17 +50,22 @@ def run_demo(*, n_customers: int, months: int, seed: int, out: Path) -> str:
         A readable summary: population, churn by kind and tier, where the money went,
         and how the early-warning signals differ between churners and stayers.
     """
+    horizon = horizon or Horizon.of()
     started = time.perf_counter()
     bank = make_bank(n_customers=n_customers, months=months, seed=seed)
     simulated = time.perf_counter()
-    last = bank.tables.observed_until - pd.Timedelta(days=HORIZON_DAYS)
-    cutoffs = month_end_cutoffs(last - pd.DateOffset(months=DEMO_CUTOFFS), last)[-DEMO_CUTOFFS:]
-    labels = label_churn(bank.tables, cutoffs=cutoffs, horizon_days=HORIZON_DAYS)
+    end = bank.tables.observed_until
+    month_ends = month_end_cutoffs(end - pd.DateOffset(months=DEMO_CUTOFFS + 14), end)
+    labelled_ends = month_ends[horizon.end(month_ends) <= end]
+    cutoffs = labelled_ends[-DEMO_CUTOFFS:]
+    labels = label_churn(
+        bank.tables, cutoffs=cutoffs, horizon_days=horizon.days, horizon_months=horizon.months
+    )
     labelled = time.perf_counter()
     features = build_features(bank.tables, cutoffs=cutoffs)
     built = time.perf_counter()
-    data = TrainingSet.join(labels, features, horizon_days=HORIZON_DAYS)
-    scores, model_lines = _models(bank, data)
+    data = TrainingSet.join(labels, features, horizon=horizon)
+    scores, model_lines = _models(bank, data, horizon)
     modelled = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     labels.to_parquet(out / "labels.parquet", index=False)
@@ -65,8 +74,7 @@ def run_demo(*, n_customers: int, months: int, seed: int, out: Path) -> str:
     lines = [
         f"churnml demo: synthetic bank of {n_customers:,} customers x {months} months "
         f"(seed {seed}), {bank.tables!r}",
-        f"cutoffs {cutoffs[0]:%Y-%m-%d} .. {cutoffs[-1]:%Y-%m-%d} (monthly), "
-        f"horizon {HORIZON_DAYS} days",
+        f"cutoffs {cutoffs[0]:%Y-%m-%d} .. {cutoffs[-1]:%Y-%m-%d} (monthly), horizon {horizon}",
         "",
         _churn_summary(labels),
         "",
@@ -119,10 +127,13 @@ def _signal_summary(labels: pd.DataFrame, features: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _models(bank: SyntheticBank, data: TrainingSet) -> tuple[pd.DataFrame, list[str]]:
+def _models(
+    bank: SyntheticBank, data: TrainingSet, horizon: Horizon
+) -> tuple[pd.DataFrame, list[str]]:
     """Train on what was known at the last cutoff, score that cutoff, compare to the oracle."""
     last = data.cutoffs[-1]
     learn, test = data.until(last), data.at(last)
+    horizon_days = int((horizon.end([last])[0] - last).days)
     classifier = ChurnClassifier().fit(*learn.classification())
     survival = ChurnSurvivalModel().fit(*learn.survival())
     X, y = test.classification()
@@ -131,14 +142,14 @@ def _models(bank: SyntheticBank, data: TrainingSet) -> tuple[pd.DataFrame, list[
     best, visible = (
         roc_auc_score(
             y,
-            bank.oracle_probability([last], HORIZON_DAYS, knows_frailty=knows)
+            bank.oracle_probability([last], horizon_days, knows_frailty=knows)
             .set_index(["customer_id", "cutoff"])["probability"]
             .reindex(X.index),
         )
         for knows in (True, False)
     )
     X_surv, y_surv = test.survival()
-    curves = survival.predict_survival_function(X, [HORIZON_DAYS / DAYS_PER_MONTH, 12])
+    curves = survival.predict_survival_function(X, [horizon_days / DAYS_PER_MONTH, 12])
     scores = pd.DataFrame(
         {
             "churn_probability": probability,
@@ -151,14 +162,14 @@ def _models(bank: SyntheticBank, data: TrainingSet) -> tuple[pd.DataFrame, list[
     lines = [
         f"models: trained on cutoffs up to {learn.cutoffs[-1]:%Y-%m-%d} (labels known at "
         f"{last:%Y-%m-%d}), scored at {last:%Y-%m-%d}: {len(X):,} customers, "
-        f"{int(y.sum())} churned within {HORIZON_DAYS} days",
+        f"{int(y.sum())} churned within {horizon}",
         f"  classifier: ROC AUC {report['roc_auc']:.3f} (generator's oracle {best:.3f}; "
         f"without the hidden frailty no table shows {visible:.3f}), "
         f"PR AUC {report['pr_auc']:.3f}, ECE {report['ece']:.4f}, "
         f"top-decile lift {report['lift_top_decile']:.1f}x capturing "
         f"{report['capture_top_decile']:.0%} of churners",
         f"  survival: C-index {harrell_c(y_surv, survival.predict(X_surv)):.3f}; mean "
-        f"P(churn within {HORIZON_DAYS} days) {within.to_numpy().mean():.2%} vs classifier "
+        f"P(churn within {horizon}) {within.to_numpy().mean():.2%} vs classifier "
         f"{probability.mean():.2%} vs realised {y.mean():.2%}",
     ]
     return scores, lines

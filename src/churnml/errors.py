@@ -6,7 +6,14 @@ catch one type. Schema problems are also ``ValueError`` so generic callers keep 
 
 from __future__ import annotations
 
-__all__ = ["ChurnMLError", "InputError", "LeakageError", "LeakageWarning", "SchemaError"]
+__all__ = [
+    "ChurnMLError",
+    "HoldoutWarning",
+    "InputError",
+    "LeakageError",
+    "LeakageWarning",
+    "SchemaError",
+]
 
 
 class ChurnMLError(Exception):
@@ -47,14 +54,26 @@ class SchemaError(ChurnMLError, ValueError):
 
 
 class LeakageError(ChurnMLError):
-    """Information from after a cutoff reached a feature, a score or an explanation."""
+    """A feature looks like a leak and the check was strict.
+
+    Raised by :func:`churnml.leakage.check_leakage` with ``strict=True`` instead of a
+    :class:`LeakageWarning`, with the same message: every flagged feature, its AUC or
+    duration correlation, and what to do.
+    """
 
 
 class LeakageWarning(UserWarning):
     """A feature looks like a leak: on its own it nearly decides the label or the duration.
 
-    A warning rather than an error because the feature may still be legitimate (known at
-    the cutoff, just very strong); :func:`churnml.leakage.check_leakage` names each suspect
-    so the user can drop it or confirm it. Turn it into an error with
-    ``warnings.simplefilter("error", LeakageWarning)``.
+    A warning by default because the feature may still be legitimate (known at the cutoff,
+    just very strong); :func:`churnml.leakage.check_leakage` names each suspect so the user
+    can drop it or confirm it. Pass ``strict=True`` to raise :class:`LeakageError` instead.
+    """
+
+
+class HoldoutWarning(UserWarning):
+    """A model got no holdout: too few churners to stop early or calibrate on.
+
+    Only flat tables can end up without one; a panel (rows keyed by customer and cutoff)
+    raises instead, naming the cutoff and its counts.
     """

@@ -28,10 +28,12 @@ from churnml.errors import InputError
 from churnml.monthly import monthly_balances
 from churnml.tables import COUNTERPARTIES, Tables, TableSource, load_tables
 from churnml.tiers import TierConfig, value_tiers
-from churnml.timeline import as_cutoffs
+from churnml.timeline import Horizon, as_cutoffs, check_within_data
 
 __all__ = [
     "CHURN_KINDS",
+    "KNOWN_AT_CUTOFF",
+    "OUTCOME_COLUMNS",
     "ChurnDefinition",
     "churn_events",
     "label_churn",
@@ -45,6 +47,24 @@ DESTINATION_COLUMNS = tuple(f"dest_{cp}_share" for cp in COUNTERPARTIES)
 _NO_DATE = pd.Timestamp.max.normalize()
 _ENDINGS = ("complete", "passive", "partial")
 _COUNTED = {"any": ("complete", "partial"), "complete": ("complete",), "partial": ("partial",)}
+
+OUTCOME_COLUMNS = (
+    "event",
+    "churn_kind",
+    "churn_date",
+    "duration_days",
+    "observed",
+    "horizon_observed",
+    "censor_reason",
+    *DESTINATION_COLUMNS,
+)
+"""Columns of :func:`label_churn` that tell what happened after the cutoff: never features.
+
+The models refuse a feature table holding any of them, so a merge of labels and features
+cannot put the future into ``X`` unnoticed."""
+
+KNOWN_AT_CUTOFF = ("avg_balance_3m", "value_tier")
+"""Columns of :func:`label_churn` known at the cutoff (the customer's value then)."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +248,8 @@ def label_churn(
     tables: TableSource,
     *,
     cutoffs: Any,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
+    horizon_months: int | None = None,
     definition: ChurnDefinition | None = None,
     tiers: TierConfig | None = None,
 ) -> pd.DataFrame:
@@ -240,8 +261,11 @@ def label_churn(
         The bank's tables.
     cutoffs : date-like or list of date-like
         Cutoffs.
-    horizon_days : int
+    horizon_days : int, optional
         The label is churn in ``(cutoff, cutoff + horizon_days]``.
+    horizon_months : int, optional
+        Instead of days: churn up to the month end ``horizon_months`` months after the
+        cutoff's month (:class:`~churnml.timeline.Horizon`). Neither given: 90 days.
     definition : ChurnDefinition, optional
         Which churn counts; defaults to any churn.
     tiers : TierConfig, optional
@@ -250,14 +274,22 @@ def label_churn(
     Returns
     -------
     pandas.DataFrame
-        Keyed by ``(customer_id, cutoff)``: ``event`` (churn within the horizon),
+        Keyed by ``(customer_id, cutoff)``. Known at the cutoff (:data:`KNOWN_AT_CUTOFF`):
+        ``avg_balance_3m`` and ``value_tier``. What happened after it
+        (:data:`OUTCOME_COLUMNS`, never features): ``event`` (churn within the horizon),
         ``churn_kind`` and ``churn_date`` (of the first churn, whenever it happens),
         ``duration_days`` and ``observed`` (the survival target: days to churn, or to the
-        end of follow-up when ``observed`` is False), ``horizon_observed`` (False when
-        follow-up ended inside the horizon without churn: the label is unknown),
-        ``censor_reason``, ``avg_balance_3m``, ``value_tier`` and, for rows with
-        ``event``, the shares of the outflow in the 90 days before churn by counterparty
-        (``dest_<counterparty>_share``).
+        end of follow-up when ``observed`` is False), ``horizon_observed`` (the label is
+        known: the whole horizon lies inside the data, ``cutoff + horizon <=
+        observed_until``, and follow-up did not end inside it without churn),
+        ``censor_reason`` and, for rows with ``event``, the shares of the outflow in the
+        90 days before churn by counterparty (``dest_<counterparty>_share``).
+
+    Raises
+    ------
+    InputError
+        If a cutoff lies after the last date in the tables, or the horizon is not one
+        positive whole number of days or months.
 
     Examples
     --------
@@ -267,19 +299,24 @@ def label_churn(
     >>> sorted(labels["value_tier"].dropna().unique().tolist())[:2]
     ['heavyweight', 'lightweight']
     """
-    if horizon_days < 1:
-        raise InputError(f"horizon_days must be a positive number of days, got {horizon_days}")
+    horizon = Horizon.of(horizon_days, horizon_months)
     tables = load_tables(tables)
+    cutoffs = as_cutoffs(cutoffs)
+    check_within_data(cutoffs, tables)
     events = churn_events(tables, definition=definition)
     rows = population(tables, cutoffs=cutoffs, events=events)
     rows = rows.merge(events, on="customer_id", how="left")
-    horizon_end = rows["cutoff"] + pd.Timedelta(days=horizon_days)
+    horizon_end = pd.Series(horizon.end(rows["cutoff"]), index=rows.index)
     churned = rows["churn_date"].notna()
     end = rows["churn_date"].where(churned, rows["censor_date"])
     rows["event"] = churned & (rows["churn_date"] <= horizon_end)
     rows["observed"] = churned
     rows["duration_days"] = (end - rows["cutoff"]).dt.days.astype("int64")
-    rows["horizon_observed"] = rows["event"] | (rows["censor_date"] >= horizon_end)
+    # Known only when the whole horizon lies inside the data, for churners and stayers
+    # alike: keeping the churners of a horizon the data cuts short would train on them
+    # without their stayers.
+    inside = horizon_end <= tables.observed_until
+    rows["horizon_observed"] = inside & (rows["event"] | (rows["censor_date"] >= horizon_end))
     rows["churn_date"] = rows["churn_date"].astype("datetime64[ns]")
     value = value_tiers(tables, cutoffs=cutoffs, config=tiers, population=rows)
     rows = rows.merge(value, on=["customer_id", "cutoff"], how="left")
@@ -288,20 +325,7 @@ def label_churn(
     )
     rows = rows.merge(destinations, on="customer_id", how="left")
     rows.loc[~rows["event"], list(DESTINATION_COLUMNS)] = np.nan
-    columns = [
-        "customer_id",
-        "cutoff",
-        "event",
-        "churn_kind",
-        "churn_date",
-        "duration_days",
-        "observed",
-        "horizon_observed",
-        "censor_reason",
-        "avg_balance_3m",
-        "value_tier",
-        *DESTINATION_COLUMNS,
-    ]
+    columns = ["customer_id", "cutoff", *KNOWN_AT_CUTOFF, *OUTCOME_COLUMNS]
     return rows[columns].sort_values(["customer_id", "cutoff"]).reset_index(drop=True)
 
 

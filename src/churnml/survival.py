@@ -3,7 +3,7 @@
 LightGBM has no survival objective, so the model learns the monthly hazard instead: every
 training row becomes one row per month it was followed ("person-period" rows), with the
 month since the cutoff as a feature and churn in that month as a binary target. A row
-followed for ``d`` days contributes ``floor(d / period)`` survived months, plus the month of
+followed for ``d`` months contributes ``floor(d)`` survived months, plus the month of
 churn if it churned, or, if it was censored inside a month, that month weighted by the share
 of it observed (the actuarial rule). The survival curve is the product of one minus the hazards,
 ``S(k) = prod_{j <= k} (1 - h_j)``, so it starts at 1 and never rises; between whole months
@@ -11,9 +11,17 @@ it is linear (churn spread evenly over the month), and beyond ``max_months`` the
 month's hazard carries on.
 
 When ``X`` is indexed by ``(customer_id, cutoff)``, the early-stopping holdout is the latest
-cutoff and the learning rows' follow-up is cut at that cutoff, so early stopping never sees
-what happened after it; durations are then in days (``period`` = days per month). With the
-number of trees chosen, the model is grown again on every row (``refit``).
+cutoff; the trees first learn on the earlier cutoffs with their follow-up cut at the latest
+one, so early stopping never sees what happened after it. With the number of trees chosen,
+the model is grown again on every row with its whole follow-up (``refit``).
+
+Durations carry their unit (:mod:`churnml.units`): the target's duration field says it
+(``duration_days`` from a bank training set), or ``duration_unit`` does. The curves are
+always in months after the cutoff, their column index named ``month``.
+
+Passive churn (the bank closing the accounts) is censored, never an event, so
+``S(m)`` is the probability of no churn, by the churn definition the labels used, within
+``m`` months: the contract's ``survival_12m`` is ``S(12)``.
 """
 
 from __future__ import annotations
@@ -24,22 +32,24 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 from churnml._boosting import (
     BOOSTER_DEFAULTS,
-    MIN_HOLDOUT_ROWS,
     FeatureFrame,
+    Holdout,
     booster_params,
     choose_holdout,
     grow_booster,
 )
 from churnml.errors import InputError
+from churnml.metrics.survival import harrell_c
 from churnml.training import row_cutoffs
+from churnml.units import TIME_UNITS, survival_arrays
 
-__all__ = ["DAYS_PER_MONTH", "ChurnSurvivalModel"]
+__all__ = ["ChurnSurvivalModel"]
 
-DAYS_PER_MONTH = 365.25 / 12
 MONTH_FEATURE = "survival__month"
 
 
@@ -51,9 +61,10 @@ class ChurnSurvivalModel(BaseEstimator):
     n_estimators, learning_rate, num_leaves, max_depth, min_child_samples, subsample, \
 subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smooth
         LightGBM's tree parameters, as in :class:`~churnml.classifier.ChurnClassifier`.
-    period : float, default 365.25 / 12
-        One month in the target's duration units (days for bank training sets; use 1 for
-        a duration already in months, 1/12 for years).
+    duration_unit : {"days", "months", "years"}, optional
+        What the target's durations count. By default the target says it (its duration
+        field, e.g. ``duration_days``); a target that does not needs it, and one that says
+        another unit is an error.
     max_months : int, default 24
         Months of hazard learned; follow-up beyond is censored there.
     horizon_months : float, default 12
@@ -62,9 +73,6 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     metric : str, default "binary_logloss"
         LightGBM metric on the holdout's person-month rows (``"auc"`` when tuning for the
         C-index).
-    holdout_gap_days : int, default 90
-        With cutoffs in the index: the holdout is the latest cutoff and learning rows are
-        at least this many days earlier, their follow-up cut at the latest cutoff.
     holdout_fraction : float, default 0.2
         Without cutoffs: a random holdout of this share of rows, stratified by event.
     refit : bool, default True
@@ -79,8 +87,8 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"risk": rng.normal(size=600)})
     >>> months = rng.exponential(12 / np.exp(X["risk"]))
-    >>> y = survival_target(months < 18, np.minimum(months, 18))
-    >>> model = ChurnSurvivalModel(period=1.0, n_estimators=50).fit(X, y)
+    >>> y = survival_target(months < 18, np.minimum(months, 18), unit="months")
+    >>> model = ChurnSurvivalModel(n_estimators=50).fit(X, y)
     >>> curves = model.predict_survival_function(X.head(2), months=[1, 6, 12])
     >>> bool((curves.diff(axis=1).iloc[:, 1:] <= 0).all().all())
     True
@@ -101,12 +109,11 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         reg_lambda: float = BOOSTER_DEFAULTS["reg_lambda"],
         min_split_gain: float = BOOSTER_DEFAULTS["min_split_gain"],
         cat_smooth: float = BOOSTER_DEFAULTS["cat_smooth"],
-        period: float = DAYS_PER_MONTH,
+        duration_unit: str | None = None,
         max_months: int = 24,
         horizon_months: float = 12.0,
         early_stopping_rounds: int | None = 100,
         metric: str = "binary_logloss",
-        holdout_gap_days: int = 90,
         holdout_fraction: float = 0.2,
         refit: bool = True,
         random_state: int = 0,
@@ -124,16 +131,20 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.reg_lambda = reg_lambda
         self.min_split_gain = min_split_gain
         self.cat_smooth = cat_smooth
-        self.period = period
+        self.duration_unit = duration_unit
         self.max_months = max_months
         self.horizon_months = horizon_months
         self.early_stopping_rounds = early_stopping_rounds
         self.metric = metric
-        self.holdout_gap_days = holdout_gap_days
         self.holdout_fraction = holdout_fraction
         self.refit = refit
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def fit(
         self,
@@ -149,8 +160,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         Parameters
         ----------
         X : DataFrame or array of shape (n_rows, n_features)
-        y : structured array with fields ``event`` (bool) and ``duration``
-            As :func:`~churnml.training.survival_target` makes it.
+        y : structured array of (event, duration)
+            As :func:`~churnml.training.survival_target` makes it; any two-field
+            structured array (event first) with ``duration_unit`` given.
         X_holdout, y_holdout : optional
             An explicit early-stopping holdout instead of the automatic one.
         callbacks : list, optional
@@ -162,13 +174,16 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         """
         self._check_parameters()
         frame, view = FeatureFrame.learn(X, owner=type(self).__name__)
-        event, duration = _survival_arrays(y, len(view), "y")
+        event, duration = self._target(y, len(view), "y", unit=self.duration_unit)
         if X_holdout is not None:
             hold_view = frame.view(X_holdout, table="X_holdout")
-            hold_event, hold_duration = _survival_arrays(y_holdout, len(hold_view), "y_holdout")
+            hold_event, hold_duration = self._target(
+                y_holdout, len(hold_view), "y_holdout", unit=self.duration_unit_
+            )
             learn_rows = (view, event, duration)
             hold_rows = (hold_view, hold_event, hold_duration)
-            self.holdout_ = "given: X_holdout"
+            everything = np.ones(len(view), dtype=bool)
+            self.holdout_ = Holdout("given", everything, ~everything, "given: X_holdout")
         else:
             learn_rows, hold_rows = self._split(X, view, event, duration)
         learn = self._person_months(*learn_rows)
@@ -194,9 +209,15 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
                 early_stopping_rounds=None,
                 callbacks=None,
             )
-            self.holdout_ += "; refit on all rows"
+        self.refitted_ = bool(self.refit and X_holdout is None and holdout is not None)
         frame.fitted_on(self)
         return self
+
+    def score(self, X: Any, y: Any) -> float:
+        """Harrell's C-index of :meth:`predict` against the survival target ``y``."""
+        check_is_fitted(self, "booster_")
+        survival_arrays(y, len(X), unit=self.duration_unit_, owner=type(self).__name__)
+        return harrell_c(y, self.predict(X))
 
     def predict_hazard(self, X: Any, months: int) -> pd.DataFrame:
         """Monthly hazards ``h_1 .. h_months``: P(churn in month k | no churn before)."""
@@ -256,11 +277,20 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
 
     # -- fitting steps ---------------------------------------------------------------
 
+    def _target(
+        self, y: Any, n_rows: int, name: str, *, unit: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        event, duration, found = survival_arrays(
+            y, n_rows, unit=unit, name=name, owner=type(self).__name__
+        )
+        self.duration_unit_ = found
+        return event, duration
+
     def _check_parameters(self) -> None:
-        if not self.period > 0 or self.max_months < 1 or not self.horizon_months > 0:
+        if self.max_months < 1 or not self.horizon_months > 0:
             raise InputError(
-                "period and horizon_months must be positive and max_months at least 1; got "
-                f"{self.period}, {self.horizon_months}, {self.max_months}"
+                "horizon_months must be positive and max_months at least 1; got "
+                f"{self.horizon_months}, {self.max_months}"
             )
         if not 0 < self.holdout_fraction < 1:
             raise InputError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
@@ -268,22 +298,24 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     def _split(
         self, X: Any, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
     ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        learn, hold, self.holdout_ = choose_holdout(
+        self.holdout_ = choose_holdout(
             X,
             event,
-            gap_days=self.holdout_gap_days,
+            horizon=None,
             fraction=self.holdout_fraction,
             seed=self.random_state,
-            usable=lambda rows: int(rows.sum()) >= MIN_HOLDOUT_ROWS,
+            owner=type(self).__name__,
+            both_classes=False,
         )
+        learn, hold = self.holdout_.learn, self.holdout_.rows
         event_learn, duration_learn = event[learn], duration[learn]
-        if self.holdout_.startswith("cutoff"):
+        if self.holdout_.kind == "cutoff":
             # Learning rows may only know what was known at the holdout's cutoff.
             cutoffs = row_cutoffs(X)
-            known = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
+            known_days = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
+            known = known_days * TIME_UNITS["days"] / TIME_UNITS[self.duration_unit_]
             event_learn = event_learn & (duration_learn <= known)
             duration_learn = np.minimum(duration_learn, known)
-            self.holdout_ += "; follow-up cut there"
         return (
             (view.loc[learn], event_learn, duration_learn),
             (view.loc[hold], event[hold], duration[hold]),
@@ -292,7 +324,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     def _person_months(
         self, view: pd.DataFrame, event: np.ndarray, duration: np.ndarray
     ) -> lgb.Dataset:
-        months = duration / self.period
+        months = duration * TIME_UNITS[self.duration_unit_]
         churn_month = np.maximum(1, np.ceil(months - 1e-9)).astype("int64")
         churned = event & (churn_month <= self.max_months)
         whole = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months)
@@ -316,26 +348,6 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         hazards = self.predict_hazard(X, max(months, 1)).to_numpy()
         survival = np.cumprod(1.0 - np.clip(hazards, 0.0, 1.0), axis=1)
         return np.hstack([np.ones((len(survival), 1)), survival])
-
-
-def _survival_arrays(y: Any, n_rows: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    fields: tuple[str, ...] = tuple(getattr(getattr(y, "dtype", None), "names", None) or ())
-    if len(fields) != 2:
-        raise InputError(
-            f"{name} must be a structured array of (event, duration), as "
-            "churnml.training.survival_target makes it"
-        )
-    event = np.asarray(y[fields[0]]).astype(bool)
-    duration = np.asarray(y[fields[1]], dtype="float64")
-    if len(event) != n_rows:
-        raise InputError(f"{name} has {len(event)} rows but X has {n_rows}")
-    bad = np.isnan(duration) | (duration < 0)
-    if bad.any():
-        raise InputError(
-            f"{name}: {int(bad.sum())} durations are missing or negative, e.g. rows "
-            f"{np.flatnonzero(bad)[:5].tolist()}"
-        )
-    return event, duration
 
 
 def _interpolate(grid: np.ndarray, month: float) -> np.ndarray:

@@ -3,12 +3,14 @@
 A :class:`TrainingSet` is one table keyed by ``(customer_id, cutoff)``: the features known
 at each cutoff (``X``) and the labels of what happened after it (``labels``). From it come
 the classifier's target (churn within the horizon, on rows whose horizon was followed up)
-and the survival target (scikit-survival's structured array of ``event`` and ``duration``
-in days, on every row with any follow-up).
+and the survival target (scikit-survival's structured array of ``event`` and a duration
+named after its unit, ``duration_days`` for bank tables, on every row with any follow-up).
 
-:class:`TemporalSplitter` validates on cutoffs later than every training cutoff, with a gap
-of at least the horizon, so no training label sees the validation period; within a fold,
-the validation customers are kept out of training altogether.
+The classifier's labels carry their horizon (``y.attrs["horizon"]``), so the models and
+:class:`TemporalSplitter` keep every training label's horizon before the rows they validate
+on without the user repeating it: a training row is used only when ``cutoff + horizon`` is
+on or before the validation cutoff. Within a fold the validation customers are kept out of
+training altogether.
 
 Flat tables (one row per customer, a label and optionally a duration such as tenure) enter
 through :meth:`TrainingSet.from_frame` and train the same models.
@@ -28,16 +30,19 @@ from sksurv.util import Surv
 from churnml.errors import InputError, SchemaError
 from churnml.features import build_features
 from churnml.features._engine import KEY, FeatureConfig
-from churnml.labels import ChurnDefinition, label_churn
+from churnml.labels import OUTCOME_COLUMNS, ChurnDefinition, label_churn
 from churnml.leakage import check_leakage
 from churnml.schemas import example_rows
 from churnml.tables import TableSource, load_tables
-from churnml.timeline import as_cutoffs
+from churnml.timeline import Horizon, as_cutoffs
+from churnml.units import check_unit, duration_field
 
 __all__ = [
     "KEY",
     "TemporalSplitter",
     "TrainingSet",
+    "check_no_keys_or_outcomes",
+    "horizon_of",
     "row_cutoffs",
     "survival_target",
     "temporal_holdout",
@@ -45,23 +50,54 @@ __all__ = [
 ]
 
 FLAT_TABLE = "training table"
+HORIZON_ATTR = "horizon"
 
 
-def survival_target(event: Any, duration: Any) -> np.ndarray:
-    """scikit-survival's structured target: fields ``event`` (bool) and ``duration``.
+def survival_target(event: Any, duration: Any, *, unit: str) -> np.ndarray:
+    """scikit-survival's structured target: ``event`` (bool) and ``duration_<unit>``.
+
+    The duration field is named after its unit, so the target says what it counts wherever
+    it goes (:mod:`churnml.units`).
 
     Examples
     --------
-    >>> y = survival_target([True, False], [30, 365])
-    >>> y.dtype.names, y["duration"].tolist()
-    (('event', 'duration'), [30.0, 365.0])
+    >>> y = survival_target([True, False], [30, 365], unit="days")
+    >>> y.dtype.names, y["duration_days"].tolist()
+    (('event', 'duration_days'), [30.0, 365.0])
     """
     return Surv.from_arrays(
         np.asarray(event, dtype=bool),
         np.asarray(duration, dtype="float64"),
         name_event="event",
-        name_time="duration",
+        name_time=duration_field(unit),
     )
+
+
+def horizon_of(y: Any) -> Horizon | None:
+    """The horizon the labels ``y`` were made with, if they carry it (else None).
+
+    :meth:`TrainingSet.classification` gives its labels their horizon in
+    ``y.attrs["horizon"]``; pandas keeps it through ``loc``, ``iloc`` and scikit-learn's
+    row selection, not through ``to_numpy()``.
+    """
+    horizon = getattr(y, "attrs", {}).get(HORIZON_ATTR)
+    return horizon if isinstance(horizon, Horizon) else None
+
+
+def check_no_keys_or_outcomes(X: pd.DataFrame, table: str) -> None:
+    """The key belongs in the index, the outcome nowhere in the features."""
+    keys = [name for name in KEY if name in X.columns]
+    if keys:
+        raise InputError(
+            f"{table} has {keys} as columns: they are the row key, not features; set them "
+            f"as the index, e.g. {table}.set_index({list(KEY)})"
+        )
+    outcomes = [name for name in OUTCOME_COLUMNS if name in X.columns]
+    if outcomes:
+        raise InputError(
+            f"{table} holds label columns {outcomes[:5]}: they tell what happened after the "
+            "cutoff and would leak the future into the model; drop them from the features"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,21 +111,57 @@ class TrainingSet:
         table's id; numeric columns and text (category) columns.
     labels : pandas.DataFrame
         Indexed like ``X``: ``event`` (churn within the horizon), ``observed`` (churn ever
-        seen), ``duration`` (days to churn or end of follow-up), ``horizon_observed`` (the
-        horizon label is known); bank training sets carry every column of
-        :func:`~churnml.labels.label_churn` besides.
-    horizon_days : int or None
+        seen), ``duration`` (time to churn or end of follow-up, in ``duration_unit``),
+        ``horizon_observed`` (the horizon label is known); bank training sets carry the
+        other columns of :func:`~churnml.labels.label_churn` besides.
+    horizon : Horizon or None
         The classifier's horizon; None for a flat table, whose label has none.
+    duration_unit : {"days", "months", "years"} or None
+        The unit of ``labels["duration"]``: days for bank tables; None for a flat table
+        without a duration.
     """
 
     X: pd.DataFrame
     labels: pd.DataFrame
-    horizon_days: int | None
+    horizon: Horizon | None
+    duration_unit: str | None = "days"
+
+    def __repr__(self) -> str:
+        rows, features = self.X.shape
+        known = self.labels["horizon_observed"].to_numpy(dtype=bool)
+        rate = (
+            float(self.labels["event"].to_numpy(dtype=bool)[known].mean()) if known.any() else 0.0
+        )
+        cutoffs = self.cutoffs
+        span = (
+            f"{len(cutoffs)} cutoffs {cutoffs.min().date()}..{cutoffs.max().date()}, "
+            if len(cutoffs)
+            else ""
+        )
+        horizon = f"horizon {self.horizon}, " if self.horizon is not None else ""
+        return (
+            f"TrainingSet({rows:,} rows x {features} features, {span}{horizon}"
+            f"churn rate {rate:.2%} on {int(known.sum()):,} labelled rows)"
+        )
+
+    def _replace(self, X: pd.DataFrame, labels: pd.DataFrame) -> TrainingSet:
+        return TrainingSet(X, labels, self.horizon, self.duration_unit)
+
+    def rows(self, positions: Any) -> TrainingSet:
+        """The training set of the rows at ``positions`` (as a splitter yields them)."""
+        return self._replace(self.X.iloc[positions], self.labels.iloc[positions])
 
     def classification(self) -> tuple[pd.DataFrame, pd.Series]:
-        """``(X, y)`` on rows whose horizon was followed up, ``y`` = churn within it."""
+        """``(X, y)`` on rows whose horizon label is known, ``y`` = churn within it.
+
+        ``y.attrs["horizon"]`` carries the horizon, so the classifier's holdout and
+        :class:`TemporalSplitter` keep every training horizon before what they validate on.
+        """
         known = self.labels["horizon_observed"].to_numpy(dtype=bool)
-        return self.X.loc[known], self.labels.loc[known, "event"].astype(bool)
+        y = self.labels.loc[known, "event"].astype(bool)
+        if self.horizon is not None:
+            y.attrs[HORIZON_ATTR] = self.horizon
+        return self.X.loc[known], y
 
     def survival(self) -> tuple[pd.DataFrame, np.ndarray]:
         """``(X, y)`` on rows with any follow-up; ``y`` as :func:`survival_target`.
@@ -101,8 +173,14 @@ class TrainingSet:
         followed = (durations > 0) | (
             (durations == 0) & self.labels["observed"].to_numpy(dtype=bool)
         )
+        if self.duration_unit is None:
+            raise InputError(
+                "this training set has no durations; for a flat table give "
+                "TrainingSet.from_frame a duration column and its duration_unit"
+            )
         rows = self.labels.loc[followed]
-        return self.X.loc[followed], survival_target(rows["observed"], rows["duration"])
+        target = survival_target(rows["observed"], rows["duration"], unit=self.duration_unit)
+        return self.X.loc[followed], target
 
     @property
     def cutoffs(self) -> pd.DatetimeIndex:
@@ -115,7 +193,7 @@ class TrainingSet:
         """The rows at the given cutoffs."""
         wanted = as_cutoffs(cutoffs)
         rows = row_cutoffs(self.X).isin(wanted)
-        return TrainingSet(self.X.loc[rows], self.labels.loc[rows], self.horizon_days)
+        return self._replace(self.X.loc[rows], self.labels.loc[rows])
 
     def until(self, cutoff: Any) -> TrainingSet:
         """The training set as it was known at ``cutoff``.
@@ -136,22 +214,24 @@ class TrainingSet:
         ...      "horizon_observed": True},
         ...     index=index,
         ... )
-        >>> data = TrainingSet(pd.DataFrame({"x": [1.0, 2.0]}, index=index), labels, 90)
+        >>> data = TrainingSet(
+        ...     pd.DataFrame({"x": [1.0, 2.0]}, index=index), labels, Horizon(days=90)
+        ... )
         >>> known = data.until("2024-06-30").labels
         >>> known[["observed", "duration"]].values.tolist()
         [[False, 151.0]]
         """
-        if self.horizon_days is None:
+        if self.horizon is None:
             raise InputError("until() needs cutoffs and a horizon; a flat table has neither")
         end = as_cutoffs(cutoff)[0]
         cutoffs = row_cutoffs(self.X)
-        rows = np.asarray(cutoffs <= end - pd.Timedelta(days=self.horizon_days))
+        rows = np.asarray(self.horizon.end(cutoffs) <= end)
         labels = self.labels.loc[rows].copy()
         known = np.asarray((end - cutoffs[rows]).days, dtype="float64")
         duration = labels["duration"].to_numpy(dtype="float64")
         labels["observed"] = labels["observed"].to_numpy(dtype=bool) & (duration <= known)
         labels["duration"] = np.minimum(duration, known)
-        return TrainingSet(self.X.loc[rows], labels, self.horizon_days)
+        return self._replace(self.X.loc[rows], labels)
 
     def folds(self, splitter: TemporalSplitter) -> Iterator[tuple[TrainingSet, TrainingSet]]:
         """``(learn, validate)`` training sets of each fold of ``splitter``.
@@ -160,21 +240,22 @@ class TrainingSet:
         survival targets are honest too (sklearn's ``cross_validate`` would pass the full
         follow-up of the training rows).
         """
-        for learn, valid in splitter.split(self.X):
+        splits = (
+            splitter.split_horizon(self.X, self.horizon)
+            if isinstance(splitter, TemporalSplitter)
+            else splitter.split(self.X)
+        )
+        for learn, valid in splits:
             first = row_cutoffs(self.X.iloc[valid]).min()
-            part = TrainingSet(self.X.iloc[learn], self.labels.iloc[learn], self.horizon_days)
-            yield (
-                part.until(first) if self.horizon_days is not None else part,
-                TrainingSet(self.X.iloc[valid], self.labels.iloc[valid], self.horizon_days),
-            )
+            part = self.rows(learn)
+            yield (part.until(first) if self.horizon is not None else part, self.rows(valid))
 
     @classmethod
-    def join(
-        cls, labels: pd.DataFrame, features: pd.DataFrame, *, horizon_days: int
-    ) -> TrainingSet:
+    def join(cls, labels: pd.DataFrame, features: pd.DataFrame, *, horizon: Horizon) -> TrainingSet:
         """A training set from the outputs of ``label_churn`` and ``build_features``.
 
-        Both must come from the same tables, cutoffs and churn definition.
+        Both must come from the same tables, cutoffs and churn definition, and ``horizon``
+        must be the one the labels were made with.
         """
         if not labels[KEY].equals(features[KEY]):
             raise InputError(
@@ -183,9 +264,10 @@ class TrainingSet:
             )
         index = pd.MultiIndex.from_frame(features[KEY])
         X = features.drop(columns=KEY).set_axis(index)
+        check_no_keys_or_outcomes(X, "features")
         rows = labels.drop(columns=KEY).set_axis(index)
-        rows["duration"] = rows["duration_days"].astype("float64")
-        return cls(X, rows, horizon_days)
+        rows = rows.rename(columns={"duration_days": "duration"}).astype({"duration": "float64"})
+        return cls(X, rows, horizon, "days")
 
     @classmethod
     def from_frame(
@@ -194,6 +276,7 @@ class TrainingSet:
         *,
         label: str,
         duration: str | None = None,
+        duration_unit: str | None = None,
         id_column: str | None = None,
         drop: Sequence[str] = (),
         check: bool = True,
@@ -209,6 +292,9 @@ class TrainingSet:
         duration : str, optional
             Time to churn for churners and follow-up time for the others (e.g. tenure);
             gives the survival target. Without it ``survival()`` has nothing to learn.
+        duration_unit : {"days", "months", "years"}
+            What ``duration`` counts; required with it (tenure is often in months or years,
+            and reading it as days would shrink every curve).
         id_column : str, optional
             Customer id; becomes the index.
         drop : sequence of str
@@ -222,11 +308,16 @@ class TrainingSet:
         ...     {"id": [1, 2, 3, 4], "age": [30, 41, 52, 63], "left": [0, 1, 0, 1],
         ...      "tenure": [5, 2, 7, 1]}
         ... )
-        >>> data = TrainingSet.from_frame(frame, label="left", duration="tenure", id_column="id")
+        >>> data = TrainingSet.from_frame(
+        ...     frame, label="left", duration="tenure", duration_unit="years", id_column="id"
+        ... )
         >>> X, y = data.classification()
         >>> X.columns.tolist(), y.tolist()
         (['age'], [False, True, False, True])
+        >>> data.survival()[1].dtype.names
+        ('event', 'duration_years')
         """
+        unit = _flat_duration_unit(duration, duration_unit)
         named = [label, *([duration] if duration else []), *([id_column] if id_column else [])]
         missing = [name for name in [*named, *drop] if name not in frame.columns]
         if missing:
@@ -249,14 +340,29 @@ class TrainingSet:
         )
         if check:
             check_leakage(features, event, duration=None if duration is None else durations)
-        return cls(features, labels, None)
+        return cls(features, labels, None, unit)
+
+
+def _flat_duration_unit(duration: str | None, unit: str | None) -> str | None:
+    if duration is None:
+        if unit is not None:
+            raise InputError(f"duration_unit={unit!r} was given without a duration column")
+        return None
+    if unit is None:
+        raise InputError(
+            f"say what the duration column {duration!r} counts: duration_unit='days', "
+            "'months' or 'years' (tenure is often years or months; read as days it would "
+            "shrink every survival curve)"
+        )
+    return check_unit(unit)
 
 
 def training_set(
     tables: TableSource,
     *,
     cutoffs: Any,
-    horizon_days: int = 90,
+    horizon_days: int | None = None,
+    horizon_months: int | None = None,
     definition: ChurnDefinition | None = None,
     config: FeatureConfig | None = None,
     check: bool = True,
@@ -269,8 +375,11 @@ def training_set(
         The bank's tables.
     cutoffs : date-like or list of date-like
         Cutoffs, e.g. month-ends (:func:`~churnml.timeline.month_end_cutoffs`).
-    horizon_days : int, default 90
+    horizon_days : int, optional
         The classifier's label is churn in ``(cutoff, cutoff + horizon_days]``.
+    horizon_months : int, optional
+        Instead of days: churn up to the month end that many months after the cutoff's
+        month (:class:`~churnml.timeline.Horizon`). Neither given: 90 days.
     definition : ChurnDefinition, optional
         Which churn counts; decides both the population and the labels.
     config : FeatureConfig, optional
@@ -287,18 +396,27 @@ def training_set(
     >>> from churnml.datasets import make_bank
     >>> bank = make_bank(n_customers=200, months=18, seed=1)
     >>> data = training_set(bank.tables, cutoffs=["2022-09-30", "2022-12-31"], check=False)
-    >>> data.X.index.names, data.horizon_days
-    (FrozenList(['customer_id', 'cutoff']), 90)
+    >>> data.X.index.names, str(data.horizon)
+    (FrozenList(['customer_id', 'cutoff']), '90 days')
     """
+    horizon = Horizon.of(horizon_days, horizon_months)
     tables = load_tables(tables)
     cutoffs = as_cutoffs(cutoffs)
-    labels = label_churn(tables, cutoffs=cutoffs, horizon_days=horizon_days, definition=definition)
+    labels = label_churn(
+        tables,
+        cutoffs=cutoffs,
+        horizon_days=horizon.days,
+        horizon_months=horizon.months,
+        definition=definition,
+    )
     features = build_features(tables, cutoffs=cutoffs, definition=definition, config=config)
-    data = TrainingSet.join(labels, features, horizon_days=horizon_days)
+    data = TrainingSet.join(labels, features, horizon=horizon)
     if check:
         X_known, y_known = data.classification()
         if y_known.nunique() == 2:
-            check_leakage(X_known, y_known.to_numpy())
+            known = data.labels["horizon_observed"].to_numpy(dtype=bool)
+            duration = data.labels["duration"].to_numpy()[known]
+            check_leakage(X_known, y_known.to_numpy(), duration=duration)
     return data
 
 
@@ -354,22 +472,24 @@ def _row_customers(X: Any) -> np.ndarray:
     return np.arange(len(X))
 
 
-def temporal_holdout(cutoffs: pd.DatetimeIndex, *, gap_days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Masks ``(learn, holdout)``: holdout = the latest cutoff, learn = cutoffs before it.
+def temporal_holdout(
+    cutoffs: pd.DatetimeIndex, *, horizon: Horizon
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ``(learn, holdout)``: holdout = the latest cutoff, learn = rows a horizon before.
 
-    Learning rows are those at least ``gap_days`` before the latest cutoff, so their labels
-    end before the holdout's period starts. Both masks are empty-safe: the caller checks.
+    A learning row's horizon ends on or before the latest cutoff, so its label ends before
+    the holdout's period starts. Both masks may be empty: the caller checks.
 
     Examples
     --------
     >>> cutoffs = pd.DatetimeIndex(["2024-01-31", "2024-03-31", "2024-04-30", "2024-06-30"])
-    >>> learn, holdout = temporal_holdout(cutoffs, gap_days=90)
+    >>> learn, holdout = temporal_holdout(cutoffs, horizon=Horizon(months=3))
     >>> learn.tolist(), holdout.tolist()
     ([True, True, False, False], [False, False, False, True])
     """
     latest = cutoffs.max()
     holdout = np.asarray(cutoffs == latest)
-    learn = np.asarray(cutoffs <= latest - pd.Timedelta(days=gap_days))
+    learn = np.asarray(horizon.end(cutoffs) <= latest)
     return learn, holdout
 
 
@@ -378,12 +498,19 @@ class TemporalSplitter(BaseCrossValidator):
 
     Fold ``i`` of ``n_splits`` validates on a window of ``validation_cutoffs`` cutoffs;
     the windows are the latest ones, oldest fold first (an expanding window, like
-    :class:`~sklearn.model_selection.TimeSeriesSplit`). Training takes the cutoffs at least
-    ``gap_days`` before the window, so with ``gap_days`` >= the horizon no training label
-    sees the validation period. A share ``validation_customers`` of the customers, drawn
-    per fold with ``random_state``, is validated on and never trained on in that fold, so a
-    customer's rows never straddle the two sides; ``None`` keeps every customer on both
-    sides (the deployment setting: the same customers scored later).
+    :class:`~sklearn.model_selection.TimeSeriesSplit`). Training takes the rows whose
+    horizon ends on or before the window's first cutoff, so no training label sees the
+    validation period. The horizon comes from the labels (``y`` from
+    :meth:`TrainingSet.classification` carries it); ``gap_days`` instead sets the gap by
+    hand, and a gap shorter than the labels' horizon is an error. A share
+    ``validation_customers`` of the customers, drawn per fold with ``random_state``, is
+    validated on and never trained on in that fold, so a customer's rows never straddle the
+    two sides; ``None`` keeps every customer on both sides (the deployment setting: the
+    same customers scored later).
+
+    Survival targets cannot be split by scikit-learn's ``cross_validate``: a training row's
+    follow-up would run into the validation period. The splitter refuses them; use
+    :meth:`TrainingSet.folds`, which cuts each learning row's follow-up at the fold.
 
     Rows' cutoffs come from ``X``'s ``cutoff`` index level (as :func:`training_set` makes
     it), a ``cutoff`` column, or ``groups``; customers from the ``customer_id`` level or
@@ -392,8 +519,9 @@ class TemporalSplitter(BaseCrossValidator):
     Parameters
     ----------
     n_splits : int, default 3
-    gap_days : int, default 90
-        At least the horizon of the label.
+    gap_days : int, optional
+        Days between the last training cutoff and the validation window; by default the
+        labels' horizon decides.
     validation_cutoffs : int, default 1
         Cutoffs per validation window.
     validation_customers : float or None, default 0.5
@@ -422,7 +550,7 @@ class TemporalSplitter(BaseCrossValidator):
         self,
         n_splits: int = 3,
         *,
-        gap_days: int = 90,
+        gap_days: int | None = None,
         validation_cutoffs: int = 1,
         validation_customers: float | None = 0.5,
         random_state: int = 0,
@@ -441,7 +569,19 @@ class TemporalSplitter(BaseCrossValidator):
         self, X: Any, y: Any = None, groups: Any = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(train, validation)`` row positions, oldest validation window first."""
-        self._check_parameters()
+        if getattr(getattr(y, "dtype", None), "names", None):
+            raise InputError(
+                "TemporalSplitter cannot split a survival target for cross_validate: the "
+                "training rows' follow-up would run into the validation period. Use "
+                "TrainingSet.folds(splitter), which cuts it at each fold's validation cutoff"
+            )
+        return self.split_horizon(X, horizon_of(y), groups)
+
+    def split_horizon(
+        self, X: Any, horizon: Horizon | None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`split` for labels of a known ``horizon`` (None: ``gap_days`` decides)."""
+        self._check_parameters(horizon)
         cutoffs = row_cutoffs(X, groups)
         customers = _row_customers(X)
         unique = np.sort(cutoffs.unique())
@@ -454,20 +594,34 @@ class TemporalSplitter(BaseCrossValidator):
         for fold in range(self.n_splits):
             end = len(unique) - (self.n_splits - 1 - fold) * self.validation_cutoffs
             window = unique[end - self.validation_cutoffs : end]
-            last_train = pd.Timestamp(window[0]) - pd.Timedelta(days=self.gap_days)
-            learn = np.asarray(cutoffs <= last_train)
+            learn = self._learn_rows(cutoffs, pd.Timestamp(window[0]), horizon, fold)
             valid = np.asarray(cutoffs.isin(window))
-            if not learn.any():
-                raise InputError(
-                    f"fold {fold}: no cutoff is {self.gap_days} days before the validation "
-                    f"cutoff {pd.Timestamp(window[0]).date()}; add earlier cutoffs or reduce "
-                    "n_splits"
-                )
             if self.validation_customers is not None:
                 held = self._held_customers(customers, fold)
                 learn &= ~held
                 valid &= held
             yield np.flatnonzero(learn), np.flatnonzero(valid)
+
+    def _learn_rows(
+        self, cutoffs: pd.DatetimeIndex, start: pd.Timestamp, horizon: Horizon | None, fold: int
+    ) -> np.ndarray:
+        if self.gap_days is None and horizon is not None:
+            learn = np.asarray(horizon.end(cutoffs) <= start)
+        else:
+            learn = np.asarray(cutoffs <= start - pd.Timedelta(days=self.gap_days or 0))
+            if horizon is not None and (horizon.end(cutoffs[learn]) > start).any():
+                raise InputError(
+                    f"gap_days={self.gap_days} is shorter than the labels' horizon of "
+                    f"{horizon}: training labels would see the validation cutoff "
+                    f"{start.date()}; leave gap_days unset to follow the horizon"
+                )
+        if not learn.any():
+            raise InputError(
+                f"fold {fold}: no training cutoff lies a horizon ({horizon or self.gap_days}"
+                f"{'' if horizon else ' days'}) before the validation cutoff {start.date()}; "
+                "add earlier cutoffs or reduce n_splits"
+            )
+        return learn
 
     def _held_customers(self, customers: np.ndarray, fold: int) -> np.ndarray:
         unique = np.unique(customers)
@@ -476,12 +630,18 @@ class TemporalSplitter(BaseCrossValidator):
         held = rng.permutation(unique)[: max(1, round(share * len(unique)))]
         return np.isin(customers, held)
 
-    def _check_parameters(self) -> None:
-        if self.n_splits < 1 or self.validation_cutoffs < 1 or self.gap_days < 0:
+    def _check_parameters(self, horizon: Horizon | None) -> None:
+        gap = self.gap_days
+        if self.n_splits < 1 or self.validation_cutoffs < 1 or (gap is not None and gap < 0):
             raise InputError(
                 "TemporalSplitter needs n_splits >= 1, validation_cutoffs >= 1 and "
-                f"gap_days >= 0; got {self.n_splits}, {self.validation_cutoffs}, "
-                f"{self.gap_days}"
+                f"gap_days >= 0 or None; got {self.n_splits}, {self.validation_cutoffs}, {gap}"
+            )
+        if gap is None and horizon is None:
+            raise InputError(
+                "TemporalSplitter needs the labels' horizon to keep training labels before "
+                "the validation cutoffs: pass y from TrainingSet.classification() (it carries "
+                "the horizon) or set gap_days to at least the horizon"
             )
         share = self.validation_customers
         if share is not None and not 0 < share < 1:

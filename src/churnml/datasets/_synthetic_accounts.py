@@ -26,6 +26,7 @@ from churnml.datasets._synthetic_chain import (
     Population,
     choose,
 )
+from churnml.units import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
     from churnml.datasets.synthetic import SyntheticConfig
@@ -37,7 +38,6 @@ MAX_OWNERSHIP = 0.95
 # Share of a customer's products opened on the day they join; the rest come later.
 OPENED_AT_JOIN = 0.6
 LATER_PURCHASE_DAYS = 720
-DAYS_PER_MONTH = 30
 RISK_LEVEL_COUNT = 5
 REASON_CUSTOMER, REASON_BANK, REASON_MATURITY = 0, 1, 2
 REASONS = ("customer", "bank", "maturity")

@@ -35,11 +35,10 @@ from churnml.features._engine import FeatureConfig, FeatureContext
 from churnml.features._sql import SqlFeature
 from churnml.features.catalogue import FeatureSpec
 from churnml.tables import PRODUCT_TYPES
+from churnml.units import DAYS_PER_MONTH
 
-__all__ = ["DAYS_PER_MONTH", "RISK_NAMES", "TERM_BANDS", "WEALTH_PRODUCTS", "compute", "specs"]
+__all__ = ["RISK_NAMES", "TERM_BANDS", "WEALTH_PRODUCTS", "compute", "features", "specs"]
 
-FAMILY = "products"
-DAYS_PER_MONTH = 30.4375
 WEALTH_PRODUCTS = ("wealth_management", "fund")
 RISK_NAMES = {1: "conservative", 2: "steady", 3: "balanced", 4: "active", 5: "aggressive"}
 # Band name -> (SQL condition on term_months, words for the catalogue).
@@ -61,7 +60,7 @@ _MATURITY = "(open_date + to_months(term_months))"
 
 
 def specs(config: FeatureConfig) -> list[FeatureSpec]:
-    """The family's features, in column order.
+    """The catalogue entries of the family's :func:`features`, in column order.
 
     Parameters
     ----------
@@ -72,7 +71,7 @@ def specs(config: FeatureConfig) -> list[FeatureSpec]:
     -------
     list of FeatureSpec
     """
-    return [f.spec(FAMILY) for f in _features(config)]
+    return [f.spec() for f in features(config)]
 
 
 def compute(ctx: FeatureContext) -> pd.DataFrame:
@@ -88,8 +87,8 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
     pandas.DataFrame
         One column per spec, one row per population row.
     """
-    features = _features(ctx.config)
-    aggregates = ",\n".join(f'{f.sql} AS "{f.name}"' for f in features if f.aggregate)
+    family = features(ctx.config)
+    aggregates = ",\n".join(f'{f.sql} AS "{f.name}"' for f in family if f.aggregate)
     frame = ctx.sql(
         f"""
         WITH held AS (
@@ -99,7 +98,7 @@ def compute(ctx: FeatureContext) -> pd.DataFrame:
             GROUP BY customer_id, cutoff
         )
         SELECT p.customer_id, p.cutoff,
-        {", ".join(f.output_sql("h") for f in features)}
+        {", ".join(f.output_sql("h") for f in family)}
         FROM population p
         JOIN raw_customers c USING (customer_id)
         LEFT JOIN held h USING (customer_id, cutoff)
@@ -113,7 +112,20 @@ def _months_between(start: str, end: str) -> str:
     return f"date_diff('day', {start}, {end}) / {DAYS_PER_MONTH}"
 
 
-def _features(config: FeatureConfig) -> list[SqlFeature]:
+def features(config: FeatureConfig) -> list[SqlFeature]:
+    """The family's features, in column order: holdings, wealth, windows, durations.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Supplies ``product_closed_windows_days``.
+
+    Returns
+    -------
+    list of SqlFeature
+        Aggregates over the ``known_accounts`` view, or expressions over the population
+        row, the customer file and those aggregates.
+    """
     return [
         *_holding_features(),
         *_wealth_features(),

@@ -4,6 +4,12 @@ They take scikit-survival structured arrays (event, duration), risk scores (high
 churn) and survival curves (a DataFrame, one row per customer, one column per evaluation
 time). :func:`usable_times` keeps evaluation times where the censoring distribution can be
 estimated.
+
+Units: a target built by :func:`~churnml.training.survival_target` names its unit
+(``duration_days``), and the models' curves name theirs (a column index called ``month``).
+Curves are read in the targets' unit, converted when both say their unit; when only one of
+them says it, or the two targets disagree, that is an error, never a silently different
+number. Plain scikit-survival targets and unnamed columns are taken to share one unit.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sksurv.nonparametric import CensoringDistributionEstimator
 from sksurv.util import check_y_survival
 
 from churnml.errors import InputError
+from churnml.units import axis_unit, convert, target_unit
 
 __all__ = [
     "harrell_c",
@@ -159,7 +166,7 @@ def usable_times(y_train: Any, y_test: Any, times: npt.ArrayLike, *, warn: bool 
     >>> usable_times(y, y, [1.0, 2.0])
     array([1., 2.])
     """
-    t = _times(times)
+    t = _in_target_unit(times, _unit(y_train, y_test), "evaluation")
     return t[_select(y_train, y_test, t, cases=False, warn=warn)[0]]
 
 
@@ -197,13 +204,40 @@ def uno_c(y_train: Any, y_test: Any, risk: npt.ArrayLike, *, tau: float | None =
     return float(concordance_index_ipcw(y_train, y_test, _risk(risk, len(time)), tau=tau)[0])
 
 
-def _curves(survival: pd.DataFrame, n: int) -> tuple[Array, Array]:
+def _unit(y_train: Any, y_test: Any) -> str | None:
+    """The unit both targets declare (None when neither does); a disagreement raises."""
+    train, test = target_unit(y_train, name="y_train"), target_unit(y_test, name="y_test")
+    if train != test:
+        raise InputError(
+            f"y_train's durations are in {train or 'an unnamed unit'} but y_test's in "
+            f"{test or 'an unnamed unit'}: build both with the same unit"
+        )
+    return train
+
+
+def _in_target_unit(times: Any, unit: str | None, what: str) -> Array:
+    """Evaluation times in the targets' unit: converted from the unit their index names."""
+    t = _times(times)
+    axis = axis_unit(times)
+    if axis is not None and unit is not None:
+        return convert(t, axis, unit)
+    if axis is not None or (unit is not None and what == "survival"):
+        raise InputError(
+            f"the {what} times are in {axis or 'an unnamed unit'} but the targets' durations "
+            f"in {unit or 'an unnamed unit'}: build the targets with "
+            "churnml.training.survival_target(..., unit=...) and pass the model's curves as "
+            "predict_survival_function returns them (columns named 'month')"
+        )
+    return t
+
+
+def _curves(survival: pd.DataFrame, n: int, unit: str | None) -> tuple[Array, Array]:
     if not isinstance(survival, pd.DataFrame) or len(survival) != n:
         raise InputError(f"survival must be a DataFrame with one row per test sample ({n})")
     values = survival.to_numpy(dtype=float)
     if not ((values >= 0) & (values <= 1)).all():
         raise InputError("survival probabilities must be in [0, 1], without NaN")
-    return _times(survival.columns), values
+    return _in_target_unit(survival.columns, unit, "survival"), values
 
 
 def _ibs(y_train: Any, y_test: Any, values: Array, times: Array, bound: float) -> float:
@@ -224,7 +258,9 @@ def integrated_brier(y_train: Any, y_test: Any, survival: pd.DataFrame) -> float
     y_train, y_test : structured array
         Survival targets (event, duration).
     survival : pandas.DataFrame
-        Predicted S(t), one row per test sample, one column per time (increasing).
+        Predicted S(t), one row per test sample, one column per time (increasing), e.g.
+        a model's ``predict_survival_function`` (columns in months, converted to the
+        targets' unit).
 
     Returns
     -------
@@ -239,7 +275,7 @@ def integrated_brier(y_train: Any, y_test: Any, survival: pd.DataFrame) -> float
     0.25
     """
     _, time = _target(y_test, "y_test")
-    times, values = _curves(survival, len(time))
+    times, values = _curves(survival, len(time), _unit(y_train, y_test))
     keep, bound = _select(y_train, y_test, times, cases=False)
     return _ibs(y_train, y_test, values[:, keep], times[keep], bound)
 
@@ -266,7 +302,8 @@ def time_dependent_auc(
     risk : array-like of float
         Test risk scores, higher = sooner churn.
     times : array-like of float
-        Strictly increasing evaluation times.
+        Strictly increasing evaluation times, in the targets' unit (an index named
+        ``month``, ``day`` or ``year`` is converted).
 
     Returns
     -------
@@ -283,7 +320,7 @@ def time_dependent_auc(
     1.0
     """
     _, time = _target(y_test, "y_test")
-    r, t = _risk(risk, len(time)), _times(times)
+    r, t = _risk(risk, len(time)), _in_target_unit(times, _unit(y_train, y_test), "evaluation")
     keep, bound = _select(y_train, y_test, t, cases=True)
     return _auc(y_train, y_test, r, t[keep], bound)
 
@@ -320,7 +357,7 @@ def survival_report(
     """
     _, time = _target(y_test, "y_test")
     r = _risk(risk, len(time))
-    times, values = _curves(survival, len(time))
+    times, values = _curves(survival, len(time), _unit(y_train, y_test))
     keep, bound = _select(y_train, y_test, times, cases=True)
     kept = times[keep]
     return {

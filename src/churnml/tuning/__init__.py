@@ -14,6 +14,9 @@ Two yardsticks per trial, on purpose:
   trial, and for bank sets the first fold is the oldest, so the cheapest to abandon;
 - the trial's *value* is the objective on the validation rows of every fold, averaged.
 
+The first trial of a new study is the estimator's defaults (:func:`default_trial`), so a
+study never returns a model that scored worse than the defaults on its folds.
+
 The booster metric is chosen so the pruning stream moves the way the study does
 (``LightGBMPruningCallback`` refuses a higher-is-better metric in a minimising study):
 
@@ -45,7 +48,7 @@ from optuna.trial import FixedTrial, TrialState
 from optuna_integration import LightGBMPruningCallback
 from sklearn.model_selection import StratifiedKFold
 
-from churnml._boosting import HOLDOUT
+from churnml._boosting import BOOSTER_DEFAULTS, HOLDOUT
 from churnml.classifier import ChurnClassifier
 from churnml.errors import ChurnMLError, InputError
 from churnml.survival import ChurnSurvivalModel
@@ -63,6 +66,7 @@ __all__ = [
     "SURVIVAL_OBJECTIVES",
     "TuningResult",
     "classifier_space",
+    "default_trial",
     "survival_space",
     "tune_classifier",
     "tune_survival",
@@ -77,6 +81,8 @@ PRUNING_REPORT_ROUNDS = 10
 # The median pruner needs a few finished trials before its median means anything.
 PRUNING_STARTUP_TRIALS = 5
 FLAT_FOLDS = 5
+# The lowest reg_alpha of the (log-scale) search spaces: where the default 0 enters.
+REG_ALPHA_FLOOR = 1e-3
 # A study remembers which objective it optimises, so a resumed study cannot mix two.
 OBJECTIVE_ATTR = "churnml_objective"
 
@@ -254,12 +260,12 @@ def tune_survival(
     objective : {"c_index", "ibs"}, default "c_index"
         Harrell's C of the risk score (``predict``), maximised; or the integrated Brier
         score of the survival curves, minimised, over the whole months (in the model's
-        ``period``) inside both the learning and the validation follow-up.
+        target's unit) inside both the learning and the validation follow-up.
     n_trials, splitter, timeout, storage, study_name, seed, show_progress_bar, pruner
         As in :func:`tune_classifier`; flat sets are stratified by churn.
     base_params : dict, optional
-        Fixed arguments of ``ChurnSurvivalModel``, e.g. ``{"period": 1.0}`` for durations
-        in months.
+        Fixed arguments of ``ChurnSurvivalModel``, e.g. ``{"max_months": 36}`` for a
+        longer follow-up.
 
     Returns
     -------
@@ -273,10 +279,10 @@ def tune_survival(
     >>> months = rng.exponential(12 / np.exp(risk))
     >>> frame = pd.DataFrame({"risk": risk, "left": months < 18,
     ...                       "tenure": np.minimum(months, 18)})
-    >>> data = TrainingSet.from_frame(frame, label="left", duration="tenure", check=False)
-    >>> result = tune_survival(
-    ...     data, n_trials=1, base_params={"n_estimators": 20, "period": 1.0}
+    >>> data = TrainingSet.from_frame(
+    ...     frame, label="left", duration="tenure", duration_unit="months", check=False
     ... )
+    >>> result = tune_survival(data, n_trials=1, base_params={"n_estimators": 20})
     >>> result.objective, result.direction, 0.5 < result.best_value <= 1.0
     ('c_index', 'maximize', True)
     """
@@ -314,8 +320,8 @@ def _folds(
     """``(name, learn, validate)`` of each fold: temporal for bank sets, stratified if flat."""
     if not isinstance(data, TrainingSet):
         raise InputError(f"data must be a churnml TrainingSet, got {type(data).__name__}")
-    if data.horizon_days is not None:
-        splitter = splitter or TemporalSplitter(gap_days=data.horizon_days, random_state=seed)
+    if data.horizon is not None:
+        splitter = splitter or TemporalSplitter(random_state=seed)
         for number, (learn, valid) in enumerate(data.folds(splitter)):
             yield f"fold {number} (validation cutoff {valid.cutoffs.min().date()})", learn, valid
         return
@@ -324,8 +330,8 @@ def _folds(
     for number, (learn, valid) in enumerate(splitter.split(data.X, churned)):
         yield (
             f"fold {number}",
-            TrainingSet(data.X.iloc[learn], data.labels.iloc[learn], None),
-            TrainingSet(data.X.iloc[valid], data.labels.iloc[valid], None),
+            data.rows(learn),
+            data.rows(valid),
         )
 
 
@@ -348,8 +354,6 @@ def _search(
             "arguments other than metric, which the objective decides"
         )
     base.setdefault("random_state", seed)
-    if data.horizon_days is not None:
-        base.setdefault("holdout_gap_days", data.horizon_days)
     fixed = estimator(**base)
     for fold in folds:
         objective.check(fold, fixed)
@@ -401,6 +405,8 @@ def _optimize(
     show_progress_bar: bool,
 ) -> TuningResult:
     with _quiet_optuna():
+        if not study.trials:
+            study.enqueue_trial(default_trial(), user_attrs={"churnml_defaults": True})
         study.optimize(
             search, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar
         )
@@ -420,6 +426,32 @@ def _optimize(
         n_pruned=states.count(TrialState.PRUNED),
         study=study,
     )
+
+
+def default_trial() -> dict[str, Any]:
+    """The estimators' default tree parameters, as the search spaces name them.
+
+    ``reg_alpha`` is searched on a log scale from 1e-3, so the default 0 enters as 1e-3, a
+    penalty too small to change a split.
+
+    Examples
+    --------
+    >>> default_trial()["num_leaves"], default_trial()["reg_alpha"]
+    (31, 0.001)
+    """
+    names = [
+        "learning_rate",
+        "num_leaves",
+        "min_child_samples",
+        "colsample_bytree",
+        "subsample",
+        "reg_lambda",
+        "reg_alpha",
+        "min_split_gain",
+    ]
+    params = {name: BOOSTER_DEFAULTS[name] for name in names}
+    params["reg_alpha"] = max(params["reg_alpha"], REG_ALPHA_FLOOR)
+    return params
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from churnml.classifier import ChurnClassifier
 from churnml.errors import InputError
 from churnml.metrics import harrell_c, integrated_brier, usable_times
 from churnml.survival import ChurnSurvivalModel
+from churnml.units import convert, target_unit
 
 __all__ = ["CLASSIFIER_OBJECTIVES", "SURVIVAL_OBJECTIVES", "Direction", "Fold", "Objective"]
 
@@ -62,18 +63,21 @@ def _c_index(model: ChurnSurvivalModel, fold: Fold) -> float:
     return harrell_c(fold.y_valid, model.predict(fold.X_valid))
 
 
-def _ibs_times(fold: Fold, period: float) -> np.ndarray:
-    """Whole months (in duration units) where the IBS is defined, without a warning."""
-    high = float(fold.y_learn["duration"].max())
-    return usable_times(
-        fold.y_learn, fold.y_valid, np.arange(1, int(high // period) + 2) * period, warn=False
-    )
+def _ibs_months(fold: Fold, unit: str | None) -> np.ndarray:
+    """Whole months where the IBS is defined, without a warning."""
+    unit = target_unit(fold.y_learn) or unit
+    if unit is None:
+        raise InputError(f"{fold.name}: the survival target says no unit; give duration_unit")
+    high = convert(fold.y_learn[fold.y_learn.dtype.names[1]].max(), unit, "months")
+    months = pd.Index(np.arange(1, int(high) + 2, dtype="float64"), name="month")
+    usable = usable_times(fold.y_learn, fold.y_valid, convert(months, "months", unit), warn=False)
+    return convert(usable, unit, "months")
 
 
 def _ibs(model: ChurnSurvivalModel, fold: Fold) -> float:
-    times = _ibs_times(fold, model.period)
-    curves = model.predict_survival_function(fold.X_valid, months=times / model.period)
-    return integrated_brier(fold.y_learn, fold.y_valid, curves.set_axis(times, axis=1))
+    months = _ibs_months(fold, model.duration_unit)
+    curves = model.predict_survival_function(fold.X_valid, months=months)
+    return integrated_brier(fold.y_learn, fold.y_valid, curves)
 
 
 def _check_classes(fold: Fold, estimator: Any) -> None:
@@ -92,7 +96,7 @@ def _check_events(fold: Fold, estimator: Any) -> None:
 def _check_ibs(fold: Fold, estimator: Any) -> None:
     _check_events(fold, estimator)
     try:
-        usable = len(_ibs_times(fold, estimator.period))
+        usable = len(_ibs_months(fold, estimator.duration_unit))
     except InputError:
         usable = 0
     if usable < 2:

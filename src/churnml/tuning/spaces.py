@@ -76,7 +76,7 @@ def survival_space(trial: Any) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keyword arguments of ``ChurnSurvivalModel``; ``period`` and ``max_months`` are
+        Keyword arguments of ``ChurnSurvivalModel``; ``duration_unit`` and ``max_months`` are
         properties of the data, not tuned (set them in ``base_params``).
 
     Examples
