@@ -112,6 +112,12 @@ def test_one_cutoff_is_an_error_not_a_random_holdout(monthly):
         ChurnClassifier(**FAST).fit(X[last], y[last])
 
 
+def test_a_panel_without_its_cutoffs_gets_no_random_holdout(monthly):
+    X, y = monthly
+    with pytest.raises(InputError, match="repeats customers .* no cutoff in its index"):
+        ChurnClassifier(**FAST).fit(X.droplevel("cutoff"), y)
+
+
 def test_key_and_label_columns_in_X_are_errors(monthly):
     X, y = monthly
     as_columns = X.reset_index()

@@ -354,3 +354,60 @@ def test_survival_input_errors(call, match):
     y = surv([True, True, False], [1.0, 2.0, 3.0])
     with pytest.raises(InputError, match=match):
         call(y)
+
+
+# --- units ----------------------------------------------------------------------------
+
+
+def _days_and_curves():
+    """Targets in days and a curve in months, as the models hand them over."""
+    from churnml.training import survival_target
+
+    rng = np.random.default_rng(3)
+    days = rng.exponential(200, 400).round() + 1
+    event = days < 300
+    y = survival_target(event, np.minimum(days, 300), unit="days")
+    months = pd.Index([1.0, 2.0, 4.0, 6.0, 8.0], name="month")
+    rate = rng.uniform(0.02, 0.1, 400)
+    curves = pd.DataFrame(np.exp(-np.outer(rate, months)), columns=months)
+    return y, curves
+
+
+def test_curves_in_months_are_read_in_the_targets_days():
+    from churnml.units import DAYS_PER_MONTH
+
+    y, curves = _days_and_curves()
+    by_hand = curves.set_axis(curves.columns.to_numpy() * DAYS_PER_MONTH, axis=1)
+    assert integrated_brier(y, y, curves) == pytest.approx(
+        integrated_brier(
+            surv(y["event"], y["duration_days"]), surv(y["event"], y["duration_days"]), by_hand
+        )
+    )
+    # The number a silent mix-up of units would give is a different one.
+    wrong = curves.set_axis(curves.columns.to_numpy(), axis=1)
+    plain = surv(y["event"], y["duration_days"])
+    mixed = integrated_brier(plain, plain, wrong)
+    assert mixed != pytest.approx(integrated_brier(y, y, curves), rel=0.01)
+
+
+def test_a_unit_said_on_one_side_only_is_an_error():
+    y, curves = _days_and_curves()
+    plain = surv(y["event"], y["duration_days"])
+    with pytest.raises(
+        InputError, match="survival times are in months but the targets' .* unnamed"
+    ):
+        integrated_brier(plain, plain, curves)
+    with pytest.raises(InputError, match="unnamed unit but the targets' durations in days"):
+        integrated_brier(y, y, curves.set_axis(curves.columns.to_numpy(), axis=1))
+    with pytest.raises(InputError, match="y_train's durations are in days but y_test's in"):
+        integrated_brier(y, plain, curves)
+
+
+def test_evaluation_times_named_in_months_are_converted():
+    from churnml.units import DAYS_PER_MONTH
+
+    y, _ = _days_and_curves()
+    risk = -y["duration_days"]
+    months = pd.Index([2.0, 4.0], name="month")
+    auc, _ = time_dependent_auc(y, y, risk, months)
+    assert auc.index.tolist() == pytest.approx([2 * DAYS_PER_MONTH, 4 * DAYS_PER_MONTH])

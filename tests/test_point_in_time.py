@@ -176,13 +176,18 @@ def fitted_models(synthetic_training):
     """A classifier and a survival model fitted on the synthetic bank's features."""
     from churnml.classifier import ChurnClassifier
     from churnml.survival import ChurnSurvivalModel
+    from churnml.timeline import Horizon
     from churnml.training import survival_target
 
     X = synthetic_training.set_index(["customer_id", "cutoff"]).filter(like="__")
     fast = {"n_estimators": 60, "learning_rate": 0.1}
-    classifier = ChurnClassifier(**fast).fit(X, synthetic_training["event"].to_numpy())
+    classifier = ChurnClassifier(**fast, horizon=Horizon(days=90)).fit(
+        X, synthetic_training["event"].to_numpy()
+    )
     target = survival_target(
-        synthetic_training["observed"], synthetic_training["duration_days"].clip(lower=1)
+        synthetic_training["observed"],
+        synthetic_training["duration_days"].clip(lower=1),
+        unit="days",
     )
     return classifier, ChurnSurvivalModel(**fast).fit(X, target)
 

@@ -19,6 +19,7 @@ from churnml.training import TemporalSplitter, TrainingSet, training_set
 from churnml.tuning import (
     TuningResult,
     classifier_space,
+    default_trial,
     survival_space,
     tune_classifier,
     tune_survival,
@@ -40,16 +41,14 @@ FIXED = {
 
 @pytest.fixture(scope="module")
 def bank_set(synthetic_bank) -> TrainingSet:
-    """Six quarter-end cutoffs of 1,500 of the synthetic bank's customers."""
-    data = training_set(synthetic_bank.tables, cutoffs=CUTOFFS, horizon_days=90, check=False)
-    rows = data.X.index.get_level_values("customer_id") <= 1500
-    return TrainingSet(data.X.loc[rows], data.labels.loc[rows], data.horizon_days)
+    """Six quarter-end cutoffs of the synthetic bank (each fold learns on half of them)."""
+    return training_set(synthetic_bank.tables, cutoffs=CUTOFFS, horizon_days=90, check=False)
 
 
 @pytest.fixture(scope="module")
 def flat_set() -> TrainingSet:
     X, y = make_classification(
-        n_samples=500, n_features=6, weights=[0.8], flip_y=0.05, random_state=0
+        n_samples=1000, n_features=6, weights=[0.8], flip_y=0.05, random_state=0
     )
     frame = pd.DataFrame(X).add_prefix("x").assign(churned=y)
     return TrainingSet.from_frame(frame, label="churned", check=False)
@@ -108,10 +107,17 @@ def test_tune_classifier_on_bank_set(bank_result):
     params = result.best_params
     assert params["metric"] == "binary_logloss"
     assert params["n_estimators"] == 40
-    assert params["holdout_gap_days"] == 90
     assert params["random_state"] == 3
     assert params["learning_rate"] == result.study.best_params["learning_rate"]
     assert ChurnClassifier(**params).get_params()["num_leaves"] == params["num_leaves"]
+
+
+def test_the_first_trial_is_the_defaults(bank_result):
+    first = bank_result.study.trials[0]
+    assert first.params == default_trial()
+    assert first.user_attrs["churnml_defaults"] is True
+    defaults = ChurnClassifier()
+    assert all(getattr(defaults, k) == v for k, v in default_trial().items() if k != "reg_alpha")
 
 
 def test_same_seed_same_study(bank_set, bank_result):
@@ -145,7 +151,6 @@ def test_tune_classifier_for_auc_on_flat_set(flat_set):
     assert result.direction == "maximize"
     assert result.best_params["metric"] == "auc"
     assert 0.5 < result.best_value <= 1
-    assert "holdout_gap_days" not in result.best_params
 
 
 def test_explicit_splitter(bank_set):
@@ -237,8 +242,10 @@ def test_tune_survival_on_flat_set_in_months():
     risk = rng.normal(size=400)
     months = rng.exponential(12 / np.exp(risk))
     frame = pd.DataFrame({"risk": risk, "left": months < 18, "tenure": np.minimum(months, 18)})
-    data = TrainingSet.from_frame(frame, label="left", duration="tenure", check=False)
-    result = tune_survival(data, objective="ibs", n_trials=1, base_params={**SMALL, "period": 1.0})
+    data = TrainingSet.from_frame(
+        frame, label="left", duration="tenure", duration_unit="months", check=False
+    )
+    result = tune_survival(data, objective="ibs", n_trials=1, base_params=SMALL)
     assert 0 < result.best_value < 0.25
 
 
@@ -274,6 +281,6 @@ def test_survival_needs_durations(flat_set):
 
 def test_validation_fold_without_churners(flat_set):
     labels = flat_set.labels.assign(event=False, observed=False)
-    data = TrainingSet(flat_set.X, labels, None)
+    data = TrainingSet(flat_set.X, labels, None, None)
     with pytest.raises(InputError, match=r"fold .*churners and non-churners"):
         tune_classifier(data, n_trials=1, base_params=SMALL)

@@ -9,8 +9,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from churnml.errors import ChurnMLError, InputError, LeakageError, LeakageWarning, SchemaError
+from churnml.errors import (
+    ChurnMLError,
+    HoldoutWarning,
+    InputError,
+    LeakageError,
+    LeakageWarning,
+    SchemaError,
+)
 from churnml.tables import Tables, load_tables
+from churnml.timeline import Horizon
 
 __version__ = "0.1.0"
 
@@ -30,6 +38,8 @@ __all__ = [
     "ChurnMLError",
     "ChurnSurvivalModel",
     "CoxBaseline",
+    "HoldoutWarning",
+    "Horizon",
     "InputError",
     "LeakageError",
     "LeakageWarning",
@@ -49,3 +59,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'churnml' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy names are listed although not yet loaded, so tab completion finds them.
+    return sorted(set(globals()) | set(_LAZY))

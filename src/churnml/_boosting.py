@@ -225,6 +225,7 @@ def choose_holdout(
     """
     if isinstance(X, pd.DataFrame) and "cutoff" in X.index.names:
         return _cutoff_holdout(row_cutoffs(X), events, horizon, owner, both_classes)
+    _check_not_a_panel(X, owner)
     holdout = stratified_holdout(events, fraction=fraction, seed=seed)
     counts = _counts(events[holdout], both=both_classes)
     if _enough(counts):
@@ -238,6 +239,20 @@ def choose_holdout(
     )
     everything = np.ones(len(events), dtype=bool)
     return Holdout("none", everything, ~everything, "none: too few churners for a holdout")
+
+
+def _check_not_a_panel(X: Any, owner: str) -> None:
+    """Refuse a random row holdout on a panel whose cutoffs were dropped from the index."""
+    if not isinstance(X, pd.DataFrame) or "customer_id" not in X.index.names:
+        return
+    customers = X.index.get_level_values("customer_id")
+    if customers.has_duplicates:
+        repeated = customers[customers.duplicated()].unique()[:5].tolist()
+        raise InputError(
+            f"{owner}: X repeats customers (e.g. {repeated}) but has no cutoff in its index: "
+            "a panel of the same customers at several cutoffs. A random row holdout would "
+            "hold out neighbours of the learning rows; index X by (customer_id, cutoff)"
+        )
 
 
 def _cutoff_holdout(
@@ -262,9 +277,9 @@ def _cutoff_holdout(
     if not _enough(counts):
         raise InputError(
             f"{owner}: the latest cutoff {latest.date()} holds {_shown(counts)} in "
-            f"{int(holdout.sum()):,} rows; stopping early and calibrating on it needs at least "
-            f"{MIN_HOLDOUT_EVENTS} of each. Add customers or later cutoffs, or pass an explicit "
-            "X_holdout"
+            f"{int(holdout.sum()):,} rows; stopping early on it needs at least "
+            f"{MIN_HOLDOUT_EVENTS} {' and '.join(counts)}. Add customers or later cutoffs, or "
+            "pass an explicit X_holdout"
         )
     last = cutoffs[learn].max().date()
     return Holdout(

@@ -90,7 +90,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     Examples
     --------
     >>> from sklearn.datasets import make_classification
-    >>> X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
+    >>> X, y = make_classification(n_samples=1000, weights=[0.8], random_state=0)
     >>> model = ChurnClassifier(n_estimators=50).fit(X, y)
     >>> model.predict_proba(X[:2]).shape
     (2, 2)

@@ -219,7 +219,7 @@ def tune_classifier(
     --------
     >>> import pandas as pd
     >>> from sklearn.datasets import make_classification
-    >>> X, y = make_classification(n_samples=300, weights=[0.8], random_state=0)
+    >>> X, y = make_classification(n_samples=1000, weights=[0.8], random_state=0)
     >>> frame = pd.DataFrame(X).add_prefix("x").assign(churned=y)
     >>> data = TrainingSet.from_frame(frame, label="churned", check=False)
     >>> result = tune_classifier(data, n_trials=2, base_params={"n_estimators": 20})
