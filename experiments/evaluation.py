@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from churnml.metrics import classification_report, harrell_c, survival_report, usable_times
-from churnml.survival import DAYS_PER_MONTH
+from churnml.units import convert, target_unit
 
 CLASSIFIER_METRICS = (
     "roc_auc",
@@ -126,52 +126,36 @@ def interval(values: np.ndarray, level: float = 0.95) -> str:
     return f"{level:.0%} bootstrap interval [{low:.4f}, {high:.4f}]"
 
 
-def monthly_grid(
-    y_train: np.ndarray, y_test: np.ndarray, months: int, *, period: float = DAYS_PER_MONTH
-) -> tuple[np.ndarray, str]:
-    """Evaluation times ``1..months`` months (in duration units) that the metrics can use.
+def monthly_grid(y_train: np.ndarray, y_test: np.ndarray, months: int) -> tuple[np.ndarray, str]:
+    """Months ``1..months`` after the cutoff that the metrics can use (in months).
 
     :func:`churnml.metrics.usable_times` warns when it drops times; here dropping them is
     the point, so the warning becomes a note for the report.
     """
-    grid = np.arange(1, months + 1) * period
+    grid = pd.Index(np.arange(1, months + 1, dtype=float), name="month")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        times = usable_times(y_train, y_test, grid)
-    dropped = len(grid) - len(times)
+        usable = usable_times(y_train, y_test, grid)
+    unit = target_unit(y_train)
+    kept = convert(usable, unit, "months") if unit else usable
+    dropped = len(grid) - len(kept)
     note = (
-        f"{len(times)} of {months} monthly times usable ({dropped} beyond the follow-up dropped)"
+        f"{len(kept)} of {months} monthly times usable ({dropped} beyond the follow-up dropped)"
         if caught
         else f"all {months} monthly times usable"
     )
-    return times, note
+    return np.round(kept, 9), note
 
 
-def hazard_learning_rows(model: Any, X: pd.DataFrame, y: np.ndarray) -> str:
-    """How a fitted ``ChurnSurvivalModel`` chose its trees, when its holdout was temporal.
-
-    The model keeps its latest cutoff for early stopping and cuts the other rows' follow-up
-    there; with ``refit`` it then grows the chosen trees again on every row.
-    """
-    if "cutoff" not in X.index.names:
-        return f"holdout: {model.holdout_}"
-    cutoffs = pd.DatetimeIndex(X.index.get_level_values("cutoff"))
-    latest = cutoffs.max()
-    learning = np.asarray(cutoffs <= latest - pd.Timedelta(days=model.holdout_gap_days))
-    known = np.asarray((latest - cutoffs[learning]).days, dtype=float)
-    churns = int((y["event"][learning] & (y["duration"][learning] <= known)).sum())
+def hazard_learning_rows(model: Any) -> str:
+    """How a fitted ``ChurnSurvivalModel`` chose its trees."""
     refit = (
-        f"; the {model.best_iteration_} trees it chose are then grown again on all "
-        f"{len(X):,} rows with their full follow-up (`refit`)"
-        if getattr(model, "refit", False)
+        f"; the {model.best_iteration_} trees it chose are then grown again on every row with "
+        "its full follow-up (`refit`)"
+        if model.refitted_
         else ""
     )
-    return (
-        f"its early-stopping holdout is the latest cutoff {latest.date()}; early stopping "
-        f"grows trees on {int(learning.sum()):,} rows at cutoffs up to "
-        f"{cutoffs[learning].max().date()} with follow-up cut at {latest.date()} "
-        f"({churns:,} churns, at most {known.max() / model.period:.0f} months followed)" + refit
-    )
+    return f"holdout: {model.holdout_.description}" + refit
 
 
 def versus_cox(metric: str, cox: float) -> Target:
@@ -203,9 +187,8 @@ def add_survival_versus_cox(
 
 
 def survival_scores(
-    model: Any, y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray, times: np.ndarray
+    model: Any, y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray, months: np.ndarray
 ) -> dict[str, float]:
-    """``survival_report`` of a fitted model: risk from ``predict``, curves at ``times``."""
-    curves = model.predict_survival_function(X_test, times / model.period)
-    curves.columns = times
+    """``survival_report`` of a fitted model: risk from ``predict``, curves at ``months``."""
+    curves = model.predict_survival_function(X_test, months)
     return survival_report(y_train, y_test, model.predict(X_test), curves)

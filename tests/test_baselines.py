@@ -182,7 +182,7 @@ def test_the_target_unit_sets_the_month(toy):
         CoxBaseline().fit(X, plain)
     said = CoxBaseline(duration_unit="days").fit(X, plain)
     np.testing.assert_allclose(said.predict(X), model.predict(X))
-    with pytest.raises(InputError, match="in days .* duration_unit='months'"):
+    with pytest.raises(InputError, match=r"in days .* duration_unit='months'"):
         CoxBaseline(duration_unit="months").fit(X, y)
 
 

@@ -74,7 +74,7 @@ def test_holdout_is_the_latest_cutoff_a_horizon_after_the_trees(monthly):
 def test_the_horizon_follows_the_labels_and_a_shorter_one_is_an_error(monthly):
     X, y = monthly
     assert y.attrs["horizon"] == Horizon(days=90)
-    with pytest.raises(InputError, match="horizon=60 days but y's labels .* 90 days"):
+    with pytest.raises(InputError, match=r"horizon=60 days but y's labels .* 90 days"):
         ChurnClassifier(**FAST, horizon=Horizon(days=60)).fit(X, y)
     # Labels that lost their horizon (a numpy array) need it said, on a panel.
     with pytest.raises(InputError, match="horizon is unknown"):
@@ -114,7 +114,7 @@ def test_one_cutoff_is_an_error_not_a_random_holdout(monthly):
 
 def test_a_panel_without_its_cutoffs_gets_no_random_holdout(monthly):
     X, y = monthly
-    with pytest.raises(InputError, match="repeats customers .* no cutoff in its index"):
+    with pytest.raises(InputError, match=r"repeats customers .* no cutoff in its index"):
         ChurnClassifier(**FAST).fit(X.droplevel("cutoff"), y)
 
 

@@ -14,7 +14,7 @@ from churnml.demo import run_demo
 
 def test_demo_trains_scores_and_writes(tmp_path):
     summary = run_demo(n_customers=1_500, months=20, seed=3, out=tmp_path)
-    auc, oracle, visible = map(
+    auc, _oracle, visible = map(
         float,
         re.search(
             r"ROC AUC ([\d.]+) \(generator's oracle ([\d.]+);.* shows ([\d.]+)\)", summary

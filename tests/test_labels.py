@@ -346,7 +346,7 @@ def test_a_month_horizon_holds_the_same_number_of_partial_churn_dates_at_every_c
 
 def test_cutoffs_after_the_end_of_the_data_are_an_error():
     tables = bank([(1, "2023-01-01", None, None)], balances=monthly(1, [5.0] * 4))
-    with pytest.raises(ChurnMLError, match="2023-06-30 lie after the end of the data .2023-04-30"):
+    with pytest.raises(ChurnMLError, match=r"2023-06-30 lie after the end of the data .2023-04-30"):
         label_churn(tables, cutoffs=["2023-03-31", "2023-06-30"])
     # The data's last day itself is fine: features known, labels not yet.
     labels = label_churn(tables, cutoffs=["2023-04-30"])

@@ -394,7 +394,7 @@ def test_a_unit_said_on_one_side_only_is_an_error():
     y, curves = _days_and_curves()
     plain = surv(y["event"], y["duration_days"])
     with pytest.raises(
-        InputError, match="survival times are in months but the targets' .* unnamed"
+        InputError, match=r"survival times are in months but the targets' .* unnamed"
     ):
         integrated_brier(plain, plain, curves)
     with pytest.raises(InputError, match="unnamed unit but the targets' durations in days"):

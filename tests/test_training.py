@@ -90,7 +90,7 @@ def test_churn_rate_stays_in_range_with_cutoffs_up_to_the_end_of_the_data(synthe
     # Cutoffs up to the last month: the last three have horizons the data cuts short.
     cutoffs = month_end_cutoffs("2022-06-30", synthetic_bank.tables.observed_until)
     data = training_set(synthetic_bank.tables, cutoffs=cutoffs, check=False)
-    X, y = data.classification()
+    _, y = data.classification()
     rates = y.groupby(level="cutoff").mean()
     early = rates[rates.index <= pd.Timestamp("2023-06-30")]
     assert rates.index.max() == pd.Timestamp("2023-09-30")  # horizon ends at the data's end
@@ -165,7 +165,7 @@ def test_temporal_splitter_gap_shorter_than_the_horizon_is_an_error():
 def test_temporal_splitter_refuses_survival_targets_for_cross_validate():
     X = panel()
     y = survival_target(np.arange(len(X)) % 2 == 0, np.full(len(X), 30.0), unit="days")
-    with pytest.raises(InputError, match="TrainingSet.folds"):
+    with pytest.raises(InputError, match=r"TrainingSet.folds"):
         list(TemporalSplitter(n_splits=2, gap_days=90).split(X, y))
 
 
