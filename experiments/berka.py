@@ -32,14 +32,13 @@ from churnml.classifier import ChurnClassifier
 from churnml.datasets import load_berka
 from churnml.survival import ChurnSurvivalModel
 from churnml.tables import Tables
-from churnml.timeline import month_end_cutoffs
+from churnml.timeline import Horizon, month_end_cutoffs
 from churnml.training import TrainingSet, training_set
 
 NAME = "berka"
 COUNTS = "data"
 CLASSIFIER = "ChurnClassifier"
 LGBM, COX = "LightGBM hazard", "Cox (lifelines)"
-RANDOM_HOLDOUT = "LightGBM hazard, random holdout"
 CLASSIFIER_METRICS = ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile")
 
 
@@ -50,11 +49,12 @@ def run(config: dict[str, Any], *, data_dir: Path) -> Outcome:
         warnings.simplefilter("always")
         tables = load_berka(folder)
     out.notes += [f"`load_berka` warned (expected, documented): {w.message}" for w in caught]
-    horizon = int(config["cutoffs"]["horizon_days"])
-    last = tables.observed_until - pd.Timedelta(days=horizon)
-    cutoffs = month_end_cutoffs(config["cutoffs"]["first"], last)
+    horizon = Horizon(days=int(config["cutoffs"]["horizon_days"]))
+    end = tables.observed_until
+    month_ends = month_end_cutoffs(config["cutoffs"]["first"], end)
+    cutoffs = month_ends[horizon.end(month_ends) <= end]
     with out.step("features and labels"):
-        data = training_set(tables, cutoffs=cutoffs, horizon_days=horizon)
+        data = training_set(tables, cutoffs=cutoffs, horizon_days=horizon.days)
     out.setup.append(
         f"`load_berka(berka/)` (default known_at = end of the transaction slice): "
         f"{tables!r}, data until {tables.observed_until.date()}"
@@ -66,7 +66,7 @@ def run(config: dict[str, Any], *, data_dir: Path) -> Outcome:
     return out
 
 
-def _per_cutoff(data: TrainingSet, horizon: int) -> str:
+def _per_cutoff(data: TrainingSet, horizon: Horizon) -> str:
     labels = data.labels
     by_cutoff = labels.groupby(level="cutoff")["event"].agg(["size", "sum"])
     shown = ", ".join(
@@ -74,7 +74,7 @@ def _per_cutoff(data: TrainingSet, horizon: int) -> str:
         for cutoff, row in by_cutoff.iterrows()
     )
     return (
-        f"{len(by_cutoff)} month-end cutoffs, horizon {horizon} days (churn counts below are "
+        f"{len(by_cutoff)} month-end cutoffs, horizon {horizon} (churn counts below are "
         "rows, one per customer and cutoff); churns within the "
         f"horizon / rows, by cutoff: {shown}"
     )
@@ -134,7 +134,7 @@ def _classifier(out: Outcome, data: TrainingSet, config: dict[str, Any]) -> None
     out.notes.append(
         f"Classifier ROC AUC at {test_cutoff.date()}: {interval(draws['auc'])} "
         f"({int(y_test.sum())} churners): wide, as expected from so few events. Holdout: "
-        f"{fitted.holdout_}."
+        f"{fitted.holdout_.description}."
     )
 
 
@@ -158,28 +158,18 @@ def _survival(
     out.setup.append(f"Survival @ {cutoff.date()}: IBS and AUC grid: {grid_note}")
     models = {
         LGBM: ChurnSurvivalModel(**config["survival"]["params"]),
-        RANDOM_HOLDOUT: ChurnSurvivalModel(**config["survival"]["params"]),
         COX: CoxBaseline(**config["cox"]),
     }
-    # Without the cutoff in the index the hazard model holds out random rows for early
-    # stopping and grows its trees on all the others, their follow-up uncut.
-    learning = {RANDOM_HOLDOUT: X_learn.droplevel("cutoff")}
     scores = {}
     for name, model in models.items():
         with out.step(f"survival: {name}"):
-            model.fit(learning.get(name, X_learn), y_learn)
+            model.fit(X_learn, y_learn)
             scores[name] = survival_scores(model, y_learn, X_test, y_test, times)
     add_survival_versus_cox(
         out,
         str(cutoff.date()),
         scores,
         cox=COX,
-        hazards=[LGBM, RANDOM_HOLDOUT],
-        hazard_note=hazard_learning_rows(models[LGBM], X_learn, y_learn),
-    )
-    out.notes.append(
-        f"`{RANDOM_HOLDOUT}` is the same model fitted on the learning rows without their "
-        "cutoff index, so `ChurnSurvivalModel` holds out a random 20% for early stopping "
-        f"({models[RANDOM_HOLDOUT].holdout_}) and learns from the rest with their full "
-        "follow-up: what its default temporal holdout costs on a short history."
+        hazards=[LGBM],
+        hazard_note=hazard_learning_rows(models[LGBM]),
     )

@@ -106,7 +106,9 @@ def _survival(
 ) -> None:
     """Tenure as the duration, one "month" = one year: LightGBM hazard vs Cox, CV C-index."""
     survival = config["survival"]
-    data = TrainingSet.from_frame(frame, **columns, duration=survival["duration"])
+    data = TrainingSet.from_frame(
+        frame, **columns, duration=survival["duration"], duration_unit=survival["duration_unit"]
+    )
     X, y = data.survival()
     dropped = len(data.X) - len(X)
     cv = config["cv"]
@@ -124,12 +126,11 @@ def _survival(
     )
     params = survival["params"]
     out.notes.append(
-        "Survival on a flat table: `ChurnSurvivalModel(period="
-        f"{params['period']}, max_months={params['max_months']}, "
-        f"horizon_months={params['horizon_months']})` counts time in the duration's units, "
-        "so each of its 'months' is one year of tenure here: it learns a yearly hazard for "
-        f"up to {params['max_months']} years, and its risk score is the years lost within "
-        f"{params['horizon_months']} years. `CoxBaseline(period={config['cox']['period']})` "
-        "reads the same years. Tenure is a snapshot, not a follow-up from a cutoff: a stayer's "
+        f"Survival on a flat table: the target says its unit (`duration_unit="
+        f"{survival['duration_unit']!r}`), so `ChurnSurvivalModel(horizon_months="
+        f"{params['horizon_months']})` learns a monthly hazard over the whole tenure (its "
+        "`max_months_` is the longest tenure seen, 120 months) and its risk score is the "
+        f"months lost within {params['horizon_months']} months; `CoxBaseline()` reads the "
+        "same years. Tenure is a snapshot, not a follow-up from a cutoff: a stayer's "
         "tenure is censored at the snapshot, a leaver's is the time to leaving."
     )

@@ -303,7 +303,7 @@ def _agreement(
     out.add(survival_name, "ece", report["ece"])
     out.setup.append(
         f"Agreement check: a survival model learns on `data.until({test_cutoff.date()})"
-        f".survival()` ({len(X_learn):,} rows; hazards of months 1..{model.max_months}, "
+        f".survival()` ({len(X_learn):,} rows; hazards of months 1..{model.max_months_}, "
         f"later follow-up censored there) and gives 1 − S({horizon} / DAYS_PER_MONTH "
         f"months) on the classifier's {len(X_test):,} test rows"
     )

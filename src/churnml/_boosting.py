@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array
 
 from churnml.errors import HoldoutWarning, InputError
 from churnml.timeline import Horizon
-from churnml.training import check_no_keys_or_outcomes, row_cutoffs, temporal_holdout
+from churnml.training import check_no_keys_or_outcomes, row_cutoffs
 
 __all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "Holdout", "choose_holdout", "grow_booster"]
 
@@ -218,8 +218,10 @@ def choose_holdout(
     holdout is the latest cutoff, and the trees learn on the rows whose ``horizon`` ends
     by then (``horizon`` None: every earlier cutoff, for a model that cuts the learning
     rows' follow-up there). A latest cutoff with fewer than :data:`MIN_HOLDOUT_EVENTS`
-    churners (and, with ``both_classes``, stayers) is an error naming the counts: a random
-    row holdout on a panel would hold out neighbours of the learning rows. A flat table
+    churners (and, with ``both_classes``, stayers) pools the fewest latest cutoffs that
+    have them, with a :class:`~churnml.errors.HoldoutWarning` naming the counts; when no
+    such run leaves rows to learn from, an error. Never a random row holdout on a panel: it
+    would hold out neighbours of the learning rows. A flat table
     gets a random share ``fraction`` stratified by ``events``; when that is too small, no
     holdout, with a :class:`~churnml.errors.HoldoutWarning`.
     """
@@ -262,30 +264,64 @@ def _cutoff_holdout(
     owner: str,
     both_classes: bool,
 ) -> Holdout:
+    """The latest cutoff, or the fewest latest cutoffs that hold enough churners."""
     latest = cutoffs.max()
-    holdout = np.asarray(cutoffs == latest)
+    first_counts = _counts(events[np.asarray(cutoffs == latest)], both=both_classes)
+    for start in np.sort(cutoffs.unique())[::-1]:
+        start = pd.Timestamp(start)
+        holdout = np.asarray(cutoffs >= start)
+        learn = _learning_rows(cutoffs, start, horizon)
+        if not learn.any() and start == latest:
+            raise InputError(
+                f"{owner}: no training cutoff lies a horizon ({horizon}) before the latest "
+                f"cutoff {latest.date()}, which holds out the trees' early stopping; add "
+                "earlier cutoffs"
+            )
+        if not learn.any():
+            break
+        counts = _counts(events[holdout], both=both_classes)
+        if _enough(counts):
+            return _pooled(cutoffs, learn, holdout, start, counts, first_counts, owner)
+    raise InputError(
+        f"{owner}: the latest cutoff {latest.date()} holds {_shown(first_counts)}, and no run "
+        f"of latest cutoffs with a training cutoff a horizon ({horizon or 'any'}) before it "
+        f"holds {MIN_HOLDOUT_EVENTS} {' and '.join(first_counts)}, which stopping early needs. "
+        "Add customers or earlier cutoffs, or pass an explicit X_holdout"
+    )
+
+
+def _learning_rows(
+    cutoffs: pd.DatetimeIndex, start: pd.Timestamp, horizon: Horizon | None
+) -> np.ndarray:
     if horizon is None:
-        learn = np.asarray(cutoffs < latest)
-    else:
-        learn, holdout = temporal_holdout(cutoffs, horizon=horizon)
-    if not learn.any():
-        raise InputError(
-            f"{owner}: no training cutoff lies a horizon ({horizon}) before the latest cutoff "
-            f"{latest.date()}, which holds out the trees' early stopping; add earlier cutoffs"
-        )
-    counts = _counts(events[holdout], both=both_classes)
-    if not _enough(counts):
-        raise InputError(
-            f"{owner}: the latest cutoff {latest.date()} holds {_shown(counts)} in "
-            f"{int(holdout.sum()):,} rows; stopping early on it needs at least "
-            f"{MIN_HOLDOUT_EVENTS} {' and '.join(counts)}. Add customers or later cutoffs, or "
-            "pass an explicit X_holdout"
+        return np.asarray(cutoffs < start)
+    return np.asarray(horizon.end(cutoffs) <= start)
+
+
+def _pooled(
+    cutoffs: pd.DatetimeIndex,
+    learn: np.ndarray,
+    holdout: np.ndarray,
+    start: pd.Timestamp,
+    counts: dict[str, int],
+    first_counts: dict[str, int],
+    owner: str,
+) -> Holdout:
+    latest = cutoffs.max()
+    span = f"{start.date()}..{latest.date()}" if start < latest else str(latest.date())
+    if start < latest:
+        warnings.warn(
+            f"{owner}: the latest cutoff {latest.date()} holds {_shown(first_counts)}, fewer "
+            f"than {MIN_HOLDOUT_EVENTS}; the holdout is the cutoffs {span} instead "
+            f"({_shown(counts)})",
+            HoldoutWarning,
+            stacklevel=5,
         )
     last = cutoffs[learn].max().date()
     return Holdout(
         "cutoff",
         learn,
         holdout,
-        f"cutoff {latest.date()} ({_shown(counts)}), learning on cutoffs up to {last}",
-        latest,
+        f"cutoff {span} ({_shown(counts)}), learning on cutoffs up to {last}",
+        start,
     )

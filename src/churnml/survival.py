@@ -7,7 +7,7 @@ followed for ``d`` months contributes ``floor(d)`` survived months, plus the mon
 churn if it churned, or, if it was censored inside a month, that month weighted by the share
 of it observed (the actuarial rule). The survival curve is the product of one minus the hazards,
 ``S(k) = prod_{j <= k} (1 - h_j)``, so it starts at 1 and never rises; between whole months
-it is linear (churn spread evenly over the month), and beyond ``max_months`` the last
+it is linear (churn spread evenly over the month), and beyond ``max_months_`` the last
 month's hazard carries on.
 
 When ``X`` is indexed by ``(customer_id, cutoff)``, the early-stopping holdout is the latest
@@ -46,7 +46,7 @@ from churnml._boosting import (
 from churnml.errors import InputError
 from churnml.metrics.survival import harrell_c
 from churnml.training import row_cutoffs
-from churnml.units import TIME_UNITS, survival_arrays
+from churnml.units import TIME_UNITS, in_months, survival_arrays
 
 __all__ = ["ChurnSurvivalModel"]
 
@@ -65,8 +65,10 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         What the target's durations count. By default the target says it (its duration
         field, e.g. ``duration_days``); a target that does not needs it, and one that says
         another unit is an error.
-    max_months : int, default 24
-        Months of hazard learned; follow-up beyond is censored there.
+    max_months : int, optional
+        Months of hazard learned; follow-up beyond is censored there. By default the
+        longest follow-up of the training rows (``max_months_``), so a tenure of ten years
+        is not cut at two.
     horizon_months : float, default 12
         Horizon of the restricted mean (``predict_expected_months``) and of ``predict``.
     early_stopping_rounds : int or None, default 100
@@ -110,7 +112,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         min_split_gain: float = BOOSTER_DEFAULTS["min_split_gain"],
         cat_smooth: float = BOOSTER_DEFAULTS["cat_smooth"],
         duration_unit: str | None = None,
-        max_months: int = 24,
+        max_months: int | None = None,
         horizon_months: float = 12.0,
         early_stopping_rounds: int | None = 100,
         metric: str = "binary_logloss",
@@ -175,6 +177,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self._check_parameters()
         frame, view = FeatureFrame.learn(X, owner=type(self).__name__)
         event, duration = self._target(y, len(view), "y", unit=self.duration_unit)
+        self.max_months_ = self._months_learned(duration)
         if X_holdout is not None:
             hold_view = frame.view(X_holdout, table="X_holdout")
             hold_event, hold_duration = self._target(
@@ -226,7 +229,7 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         view = pd.concat(
             [view, pd.DataFrame({MONTH_FEATURE: np.float32(0)}, index=view.index)], axis=1
         )
-        learned = min(int(months), self.max_months)
+        learned = min(int(months), self.max_months_)
         hazards = np.empty((len(view), int(months)), dtype="float64")
         for month in range(1, learned + 1):
             view[MONTH_FEATURE] = np.float32(month)
@@ -286,8 +289,14 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.duration_unit_ = found
         return event, duration
 
+    def _months_learned(self, duration: np.ndarray) -> int:
+        if self.max_months is not None:
+            return int(self.max_months)
+        longest = float(in_months(duration, self.duration_unit_).max(initial=0.0))
+        return max(1, int(np.ceil(longest - 1e-9)))
+
     def _check_parameters(self) -> None:
-        if self.max_months < 1 or not self.horizon_months > 0:
+        if (self.max_months is not None and self.max_months < 1) or not self.horizon_months > 0:
             raise InputError(
                 "horizon_months must be positive and max_months at least 1; got "
                 f"{self.horizon_months}, {self.max_months}"
@@ -312,7 +321,8 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         if self.holdout_.kind == "cutoff":
             # Learning rows may only know what was known at the holdout's cutoff.
             cutoffs = row_cutoffs(X)
-            known_days = np.asarray((cutoffs.max() - cutoffs[learn]).days, dtype="float64")
+            start = cutoffs[hold].min()
+            known_days = np.asarray((start - cutoffs[learn]).days, dtype="float64")
             known = known_days * TIME_UNITS["days"] / TIME_UNITS[self.duration_unit_]
             event_learn = event_learn & (duration_learn <= known)
             duration_learn = np.minimum(duration_learn, known)
@@ -326,11 +336,11 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
     ) -> lgb.Dataset:
         months = duration * TIME_UNITS[self.duration_unit_]
         churn_month = np.maximum(1, np.ceil(months - 1e-9)).astype("int64")
-        churned = event & (churn_month <= self.max_months)
-        whole = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months)
+        churned = event & (churn_month <= self.max_months_)
+        whole = np.minimum(np.floor(months + 1e-9).astype("int64"), self.max_months_)
         # A row censored inside a month was at risk for part of it: that month enters with
         # the observed share as its weight (dropping it would overstate the hazard).
-        part = np.where(whole < self.max_months, np.clip(months - whole, 0.0, 1.0), 0.0)
+        part = np.where(whole < self.max_months_, np.clip(months - whole, 0.0, 1.0), 0.0)
         partial = ~churned & (part > 1e-9)
         count = np.where(churned, churn_month, whole + partial)
         rows = np.repeat(np.arange(len(view)), count)
