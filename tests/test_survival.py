@@ -46,6 +46,7 @@ def bank_survival(synthetic_bank):
 def test_person_months_follow_the_target():
     model = ChurnSurvivalModel(max_months=3)
     model.duration_unit_ = "months"
+    model.max_months_ = 3
     view = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
     # 1.5 months then churn -> months 1 (0) and 2 (1); 2.5 months censored -> 2 survived
     # months and half of month 3; 1/3 month then churn -> month 1 (1); 6.7 months then
@@ -152,17 +153,24 @@ def test_hazard_model_beats_or_matches_cox_on_a_later_cutoff(bank_survival):
 def test_agrees_with_the_classifier_on_the_horizon_on_average(bank_survival):
     from churnml.classifier import ChurnClassifier
 
-    learn = bank_survival.until("2023-06-30")
-    test = bank_survival.at("2023-06-30")
+    # Three later cutoffs pooled (6,851 rows, 168 churners): the realised rate is known to
+    # about 8%.
+    learn = bank_survival.until("2023-04-30")
+    test = bank_survival.at(month_end_cutoffs("2023-04-30", "2023-06-30"))
     params = {"num_leaves": 7, "min_child_samples": 200, "colsample_bytree": 0.3}
     hazard = ChurnSurvivalModel(**params).fit(*learn.survival())
     classifier = ChurnClassifier(**params).fit(*learn.classification())
     X_test, y_test = test.classification()
     within = 1 - hazard.predict_survival_function(X_test, [90 / DAYS_PER_MONTH]).iloc[:, 0]
     probability = classifier.predict_proba(X_test)[:, 1]
-    assert within.mean() == pytest.approx(probability.mean(), rel=0.25)
-    assert within.mean() == pytest.approx(y_test.mean(), rel=0.35)
-    assert np.corrcoef(within, probability)[0, 1] > 0.8
+    # Two models, one question: their mean answers agree within 15%.
+    assert within.mean() == pytest.approx(probability.mean(), rel=0.15)
+    # Against what happened, 25%: this bank's churn rate moves by a third from one quarter
+    # to the next (3.3% at the holdout's cutoffs, 2.45% at the test's), which no model
+    # learning from the past can know.
+    assert within.mean() == pytest.approx(y_test.mean(), rel=0.25)
+    assert probability.mean() == pytest.approx(y_test.mean(), rel=0.25)
+    assert np.corrcoef(within, probability)[0, 1] > 0.9
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,9 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         review pack).
     refitted_ : bool
         Whether the final trees grew on every row.
+    score_shift_ : float
+        Mean log-odds of the refitted trees on the holdout minus the first trees': taken
+        off the scores before the calibrator, which learned on the first trees' scale.
     classes_, n_features_in_, feature_names_in_
 
     Examples
@@ -192,16 +195,23 @@ subsample_freq, colsample_bytree, reg_alpha, reg_lambda, min_split_gain, cat_smo
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.num_trees())
         self.calibrator_ = self._calibrate(hold_X, hold_y)
         self.refitted_ = bool(self.refit and self.holdout_.kind in ("cutoff", "random"))
+        self.score_shift_ = 0.0
         if self.refitted_:
             # The holdout chose the trees and calibrated them; the final trees learn from
-            # every labelled row, the latest behaviour included.
+            # every labelled row, the latest behaviour included. They score the holdout
+            # higher or lower than the first trees did (they learned its period's churn),
+            # and the calibrator already corrects that period's drift: map the new scores
+            # onto the first trees' scale on the holdout before calibrating, or the drift
+            # is counted twice.
+            first = self._raw(hold_X)
             self.booster_ = self._grow(learned, target, None, None, self.best_iteration_)
+            self.score_shift_ = float(self._raw(hold_X).mean() - first.mean())
         frame.fitted_on(self)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities, columns ordered like ``classes_`` (churn second)."""
-        churn = self._calibrated(self.decision_function(X))
+        churn = self._calibrated(self.decision_function(X) - self.score_shift_)
         return np.column_stack([1.0 - churn, churn])
 
     def predict(self, X: Any) -> np.ndarray:
