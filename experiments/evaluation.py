@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from churnml.metrics import classification_report, harrell_c, survival_report, usable_times
+from churnml.tuning.spaces import SEARCHED_PARAMS
 from churnml.units import convert, target_unit
 
 CLASSIFIER_METRICS = (
@@ -33,16 +34,7 @@ CLASSIFIER_METRICS = (
 )
 SURVIVAL_METRICS = ("harrell_c", "uno_c", "ibs", "mean_auc")
 # The tuned hyperparameters worth showing (the others are fixed by the experiment).
-SEARCHED = (
-    "learning_rate",
-    "num_leaves",
-    "min_child_samples",
-    "colsample_bytree",
-    "subsample",
-    "reg_lambda",
-    "reg_alpha",
-    "min_split_gain",
-)
+SEARCHED = SEARCHED_PARAMS
 
 
 def searched_params(params: dict[str, Any]) -> str:

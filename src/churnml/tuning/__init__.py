@@ -59,7 +59,7 @@ from churnml.tuning.objectives import (
     Fold,
     Objective,
 )
-from churnml.tuning.spaces import Space, classifier_space, survival_space
+from churnml.tuning.spaces import SEARCHED_PARAMS, Space, classifier_space, survival_space
 
 __all__ = [
     "CLASSIFIER_OBJECTIVES",
@@ -439,17 +439,7 @@ def default_trial() -> dict[str, Any]:
     >>> default_trial()["num_leaves"], default_trial()["reg_alpha"]
     (31, 0.001)
     """
-    names = [
-        "learning_rate",
-        "num_leaves",
-        "min_child_samples",
-        "colsample_bytree",
-        "subsample",
-        "reg_lambda",
-        "reg_alpha",
-        "min_split_gain",
-    ]
-    params = {name: BOOSTER_DEFAULTS[name] for name in names}
+    params = {name: BOOSTER_DEFAULTS[name] for name in SEARCHED_PARAMS}
     params["reg_alpha"] = max(params["reg_alpha"], REG_ALPHA_FLOOR)
     return params
 

@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Space", "classifier_space", "survival_space"]
+__all__ = ["SEARCHED_PARAMS", "Space", "classifier_space", "survival_space"]
 
 Space = Callable[[Any], dict[str, Any]]
+
+SEARCHED_PARAMS = (
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "colsample_bytree",
+    "subsample",
+    "reg_lambda",
+    "reg_alpha",
+    "min_split_gain",
+)
+"""The tree parameters both search spaces suggest (``subsample_freq`` follows ``subsample``)."""
 
 
 # -- search spaces ---------------------------------------------------------------------
