@@ -26,7 +26,7 @@ _LAZY = {
     "ChurnClassifier": "churnml.classifier",
     "ChurnSurvivalModel": "churnml.survival",
     "CoxBaseline": "churnml.baselines",
-    "TemporalSplitter": "churnml.training",
+    "TemporalSplitter": "churnml.splitting",
     "TrainingSet": "churnml.training",
     "training_set": "churnml.training",
     "tune_classifier": "churnml.tuning",

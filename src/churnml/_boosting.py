@@ -19,8 +19,9 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.utils.validation import check_array
 
 from churnml.errors import HoldoutWarning, InputError
+from churnml.splitting import row_cutoffs
 from churnml.timeline import Horizon
-from churnml.training import check_no_keys_or_outcomes, row_cutoffs
+from churnml.training import check_no_keys_or_outcomes
 
 __all__ = ["BOOSTER_DEFAULTS", "FeatureFrame", "Holdout", "choose_holdout", "grow_booster"]
 

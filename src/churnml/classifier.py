@@ -34,8 +34,8 @@ from churnml._boosting import (
     grow_booster,
 )
 from churnml.errors import InputError
+from churnml.splitting import horizon_of
 from churnml.timeline import Horizon
-from churnml.training import horizon_of
 
 __all__ = ["ChurnClassifier"]
 

@@ -45,7 +45,7 @@ from churnml._boosting import (
 )
 from churnml.errors import InputError
 from churnml.metrics.survival import harrell_c
-from churnml.training import row_cutoffs
+from churnml.splitting import row_cutoffs
 from churnml.units import TIME_UNITS, in_months, survival_arrays
 
 __all__ = ["ChurnSurvivalModel"]
