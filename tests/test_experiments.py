@@ -87,7 +87,12 @@ def test_churn_modelling_tables(quick_run):
     entry = _check_experiment(
         quick_run,
         "churn_modelling",
-        ["ChurnClassifier defaults", "ChurnClassifier tuned", "CoxBaseline (Tenure)"],
+        [
+            "ChurnClassifier defaults",
+            "ChurnClassifier tuned",
+            "CoxBaseline (Tenure)",
+            "sksurv GradientBoostingSurvivalAnalysis (Tenure)",
+        ],
     )
     assert any("roc_auc" in row["metric"] and row["target"] for row in entry["rows"])
 

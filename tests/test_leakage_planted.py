@@ -130,3 +130,26 @@ def test_accounts_closed_in_the_next_90_days_is_not_flagged(planted, panel, repo
     assert not leak["flagged"]
     best_honest = report.drop(index=PLANTED)["auc"].max()
     assert leak["auc"] < best_honest + 0.02
+
+
+def test_training_set_runs_the_duration_rule_on_its_own_durations(monkeypatch):
+    # training_set(check=True) hands the guard each classification row's duration, so a
+    # feature that reconstructs the time to churn is caught on bank panels, not only on
+    # flat tables.
+    import churnml.training as training
+
+    seen = {}
+
+    def spy(X, y, *, duration=None, **kwargs):
+        seen.update(X=X, y=y, duration=duration)
+        return []
+
+    monkeypatch.setattr(training, "check_leakage", spy)
+    small = make_bank(n_customers=400, months=18, seed=3)
+    data = training_set(small.tables, cutoffs=["2022-09-30", "2022-12-31"], check=True)
+    X, y = data.classification()
+    known = data.labels["horizon_observed"].to_numpy(dtype=bool)
+    assert seen["duration"] is not None
+    assert len(seen["duration"]) == len(seen["X"]) == len(X) == int(known.sum())
+    np.testing.assert_array_equal(seen["duration"], data.labels["duration"].to_numpy()[known])
+    pd.testing.assert_frame_equal(seen["X"], X)
