@@ -147,7 +147,7 @@ def test_training_set_runs_the_duration_rule_on_its_own_durations(monkeypatch):
     monkeypatch.setattr(training, "check_leakage", spy)
     small = make_bank(n_customers=400, months=18, seed=3)
     data = training_set(small.tables, cutoffs=["2022-09-30", "2022-12-31"], check=True)
-    X, y = data.classification()
+    X, _ = data.classification()
     known = data.labels["horizon_observed"].to_numpy(dtype=bool)
     assert seen["duration"] is not None
     assert len(seen["duration"]) == len(seen["X"]) == len(X) == int(known.sum())

@@ -12,6 +12,7 @@ __all__ = [
     "InputError",
     "LeakageError",
     "LeakageWarning",
+    "ReasonWarning",
     "SchemaError",
 ]
 
@@ -76,4 +77,12 @@ class HoldoutWarning(UserWarning):
 
     Only flat tables can end up without one; a panel (rows keyed by customer and cutoff)
     raises instead, naming the cutoff and its counts.
+    """
+
+
+class ReasonWarning(UserWarning):
+    """Some features have no reason phrase in the catalogue: they are written ``name: value``.
+
+    Features a user brings (a flat table's columns) have no catalogue entry; pass
+    ``reasons=`` to :func:`churnml.explain.top_reasons` to give them phrases.
     """

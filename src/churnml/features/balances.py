@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
-from churnml.features.catalogue import ArrayFeature, FeatureSpec
+from churnml.features.catalogue import ArrayFeature, FeatureSpec, Reason
 from churnml.monthly import balance_window, monthly_balances, row_mean
 
 __all__ = ["compute", "features", "specs"]
@@ -85,12 +85,24 @@ def _windows(ctx: FeatureContext) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def _trend_features(months: tuple[int, ...]) -> list[BalanceFeature]:
-    out = [BalanceFeature("trend__balance__now", "Average balance of the cutoff's month.", _now)]
+    out = [
+        BalanceFeature(
+            "trend__balance__now",
+            "Average balance of the cutoff's month.",
+            _now,
+            reason=Reason("average balance this month {value}", "money"),
+        )
+    ]
     out += [
         BalanceFeature(
             f"trend__balance__{k}m_ago",
             f"Average balance {k} months before the cutoff's.",
             partial(_months_ago, k=k),
+            reason=Reason(
+                f"average balance {k} months ago {{value}}",
+                "money",
+                missing=f"no balance {k} months ago (a recent customer)",
+            ),
         )
         for k in months
     ]
@@ -100,6 +112,7 @@ def _trend_features(months: tuple[int, ...]) -> list[BalanceFeature]:
             f"Least-squares slope of the last {k} monthly averages, over their mean: the "
             "relative change per month (-0.1 = falling 10% of the level a month).",
             partial(_slope, k=k),
+            reason=Reason(f"balance trend over {k} months {{value}} a month", "rate"),
         )
         for k in months
     ]
@@ -108,11 +121,15 @@ def _trend_features(months: tuple[int, ...]) -> list[BalanceFeature]:
             f"trend__volatility__{PEAK_MONTHS}m",
             f"Standard deviation over mean of the last {PEAK_MONTHS} monthly averages.",
             _volatility,
+            reason=Reason(
+                f"balance swings by {{value}} of its level over {PEAK_MONTHS} months", "share"
+            ),
         ),
         BalanceFeature(
             "trend__months_declining",
             "Consecutive months, up to the cutoff's, in which the average balance fell.",
             _months_declining,
+            reason=Reason("balance fell {value} month{s} in a row", "count"),
         ),
     ]
     return out
@@ -124,6 +141,7 @@ def _peak_features(config: FeatureConfig) -> list[BalanceFeature]:
             f"peak__current_to_peak__{k}m",
             f"Current monthly average over the highest of the last {k} months (1 = at the peak).",
             partial(_current_to_peak, k=k),
+            reason=Reason(f"assets {{value}} below their {k}-month peak", "shortfall"),
         )
         for k in config.trend_months
     ]
@@ -132,18 +150,29 @@ def _peak_features(config: FeatureConfig) -> list[BalanceFeature]:
             f"peak__months_since_peak__{PEAK_MONTHS}m",
             f"Months since the highest monthly average of the last {PEAK_MONTHS} months.",
             _months_since_peak,
+            reason=Reason(
+                f"{{value}} month{{s}} since the {PEAK_MONTHS}-month balance peak", "months"
+            ),
         ),
         BalanceFeature(
             f"peak__largest_fall__{PEAK_MONTHS}m",
             f"Largest single-month fall of the last {PEAK_MONTHS} months, as a share of the "
             "month before.",
             _largest_fall,
+            reason=Reason(
+                f"balance fell by {{value}} in a single month within {PEAK_MONTHS} months", "share"
+            ),
         ),
         BalanceFeature(
             f"peak__falls_since_peak__{PEAK_MONTHS}m",
             f"Steps down since the {PEAK_MONTHS}-month peak: month-on-month falls larger than "
             f"{config.fall_step:.0%}.",
             partial(_falls_since_peak, step=config.fall_step),
+            reason=Reason(
+                f"{{value}} step{{s}} down of over {config.fall_step:.0%} since the "
+                f"{PEAK_MONTHS}-month peak",
+                "count",
+            ),
         ),
     ]
     return out

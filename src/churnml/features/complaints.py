@@ -30,7 +30,7 @@ import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
 from churnml.features._sql import SqlFeature
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import FeatureSpec, Reason
 
 __all__ = ["CATEGORIES", "OVERDUE_DAYS", "compute", "features", "specs"]
 
@@ -129,6 +129,7 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             f"complaints__count__{days}d",
             f"Number of complaints made in the last {days} days.",
             f"COUNT(*) FILTER (WHERE {_within(days)})",
+            reason=Reason(f"{{value}} complaint{{s}} in the last {days} days", "count"),
         )
         for days in windows
     ]
@@ -137,17 +138,20 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             "complaints__unresolved",
             "Number of complaints not yet resolved at the cutoff, however old.",
             f"COUNT(*) FILTER (WHERE {_UNRESOLVED})",
+            reason=Reason("{value} unresolved complaint{s}", "count"),
         ),
         SqlFeature(
             "complaints__has_unresolved",
             "1 when the customer has at least one unresolved complaint, else 0.",
             f"CAST(COUNT(*) FILTER (WHERE {_UNRESOLVED}) > 0 AS INTEGER)",
+            reason=Reason("has an unresolved complaint: {value}", "yes_no"),
         ),
         SqlFeature(
             "complaints__days_since_last",
             "Days since the customer's most recent complaint (missing when they never complained).",
             "date_diff('day', MAX(date), cutoff)",
             count=False,
+            reason=Reason("last complaint {value} day{s} ago", "days", missing="never complained"),
         ),
         SqlFeature(
             f"complaints__max_severity__{longest}d",
@@ -155,6 +159,11 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             f"{longest} days (missing when none, or none has a severity).",
             f"MAX(severity) FILTER (WHERE {recent})",
             count=False,
+            reason=Reason(
+                f"most severe complaint of the last {longest} days: level {{value}} of 3",
+                "level",
+                missing=f"no complaint with a severity in the last {longest} days",
+            ),
         ),
     ]
     out += [
@@ -162,6 +171,10 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             f"complaints__category_{category}__{longest}d",
             f"Number of complaints about {about} in the last {longest} days.",
             f"COUNT(*) FILTER (WHERE {recent} AND category = '{category}')",
+            reason=Reason(
+                f"{{value}} complaint{{s}} about {about.split(' (')[0]} in the last {longest} days",
+                "count",
+            ),
         )
         for category, about in CATEGORIES.items()
     ]
@@ -173,12 +186,20 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             f"AVG(date_diff('day', date, resolved_date)) "
             f"FILTER (WHERE {recent} AND resolved_date IS NOT NULL)",
             count=False,
+            reason=Reason(
+                f"complaints took {{value}} day{{s}} to resolve on average (last {longest} days)",
+                "days",
+                missing=f"no complaint resolved in the last {longest} days",
+            ),
         ),
         SqlFeature(
             f"complaints__unresolved_over_{OVERDUE_DAYS}d",
             f"Number of complaints still unresolved {OVERDUE_DAYS} days or more after they "
             "were made.",
             f"COUNT(*) FILTER (WHERE {_UNRESOLVED} AND NOT {_within(OVERDUE_DAYS)})",
+            reason=Reason(
+                f"{{value}} complaint{{s}} unresolved for over {OVERDUE_DAYS} days", "count"
+            ),
         ),
     ]
     return out

@@ -41,7 +41,7 @@ import pandas as pd
 
 from churnml.features._engine import KEY, FeatureConfig, FeatureContext
 from churnml.features._sql import SqlFeature
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import FeatureSpec, Reason
 
 __all__ = ["compute", "features", "specs"]
 
@@ -75,7 +75,13 @@ _LAST_TRANSACTION = SqlFeature(
     "date_diff('day', last_date, cutoff)",  # over the known_last_transaction view
     count=False,
     aggregate=False,
+    reason=Reason("last transaction {value} day{s} ago", "days", missing="never transacted"),
 )
+
+
+def _reason_words(meaning: str) -> str:
+    """A counterparty's words in a reason: without the catalogue's parenthesis."""
+    return meaning.split(" (")[0]
 
 
 def features(config: FeatureConfig) -> list[SqlFeature]:
@@ -162,10 +168,17 @@ def _window_features(w: int, large_share: float) -> list[SqlFeature]:
     return [*_volume_features(w), *_mix_features(w), *_change_features(w, large_share)]
 
 
-def _expression(measure: str, description: str, sql: str, *, window: int) -> SqlFeature:
+def _expression(
+    measure: str, description: str, sql: str, reason: Reason, *, window: int
+) -> SqlFeature:
     """A feature of one window: an expression over that window's aggregates, never 0-filled."""
     return SqlFeature(
-        f"{FAMILY}__{measure}__{window}d", description, sql, count=False, aggregate=False
+        f"{FAMILY}__{measure}__{window}d",
+        description,
+        sql,
+        count=False,
+        aggregate=False,
+        reason=reason,
     )
 
 
@@ -173,19 +186,34 @@ def _volume_features(w: int) -> list[SqlFeature]:
     feature, last = partial(_expression, window=w), f"the last {w} days"
     return [
         feature(
-            "in_count", f"Number of payments into the customer's accounts in {last}.", f"n_in_{w}"
+            "in_count",
+            f"Number of payments into the customer's accounts in {last}.",
+            f"n_in_{w}",
+            Reason(f"{{value}} payment{{s}} in over {last}", "count"),
         ),
         feature(
             "out_count",
             f"Number of payments out of the customer's accounts in {last}.",
             f"n_out_{w}",
+            Reason(f"{{value}} payment{{s}} out over {last}", "count"),
         ),
-        feature("in_amount", f"Money received in {last}.", f"a_in_{w}"),
-        feature("out_amount", f"Money paid out in {last} (a positive amount).", f"a_out_{w}"),
+        feature(
+            "in_amount",
+            f"Money received in {last}.",
+            f"a_in_{w}",
+            Reason(f"{{value}} received over {last}", "money"),
+        ),
+        feature(
+            "out_amount",
+            f"Money paid out in {last} (a positive amount).",
+            f"a_out_{w}",
+            Reason(f"{{value}} paid out over {last}", "money"),
+        ),
         feature(
             "net_flow",
             f"Money received minus money paid out in {last}; negative when more left than came in.",
             f"a_in_{w} - a_out_{w}",
+            Reason(f"net flow of {{value}} over {last}", "money"),
         ),
         feature(
             "net_flow_over_balance",
@@ -193,6 +221,11 @@ def _volume_features(w: int) -> list[SqlFeature]:
             "snapshot on or before it); -0.5 means half of today's balance left, in net. "
             "Empty when that balance is unknown or zero.",
             f"(a_in_{w} - a_out_{w}) / NULLIF(balance, 0)",
+            Reason(
+                f"net flow over {last} was {{value}} of the balance",
+                "change",
+                missing="no balance to compare the flows with",
+            ),
         ),
     ]
 
@@ -207,6 +240,11 @@ def _mix_features(w: int) -> list[SqlFeature]:
             "whose counterparty the bank gave). Empty when nothing was paid out or the bank "
             "gives no counterparty.",
             f"a_out_{cp}_{w} / NULLIF(a_out_known_{w}, 0)",
+            Reason(
+                f"{{value}} of outflows went to {_reason_words(meaning)} in {last}",
+                "share",
+                missing=f"no payments out with a known destination in {last}",
+            ),
         )
         for cp, meaning in _OUT_COUNTERPARTIES.items()
     ]
@@ -216,6 +254,11 @@ def _mix_features(w: int) -> list[SqlFeature]:
             f"Share of the money received in {last} that was salary (of inflows whose "
             "counterparty the bank gave). Empty when nothing came in or no counterparty is given.",
             f"a_in_salary_{w} / NULLIF(a_in_known_{w}, 0)",
+            Reason(
+                f"salary was {{value}} of the money received in {last}",
+                "share",
+                missing=f"no money received with a known source in {last}",
+            ),
         )
     )
     out += [
@@ -223,6 +266,7 @@ def _mix_features(w: int) -> list[SqlFeature]:
             f"out_{ch}_channel_count",
             f"Number of payments out made through {meaning} in {last}.",
             f"n_out_ch_{ch}_{w}",
+            Reason(f"{{value}} payment{{s}} out through {meaning} in {last}", "count"),
         )
         for ch, meaning in _CHANNELS.items()
     ]
@@ -232,6 +276,11 @@ def _mix_features(w: int) -> list[SqlFeature]:
             f"Share of the money paid out in {last} that went through {meaning}. "
             "Empty when nothing was paid out.",
             f"a_out_ch_{ch}_{w} / NULLIF(a_out_{w}, 0)",
+            Reason(
+                f"{{value}} of outflows went through {meaning} in {last}",
+                "share",
+                missing=f"no payments out in {last}",
+            ),
         )
         for ch, meaning in _CHANNELS.items()
     ]
@@ -248,6 +297,11 @@ def _change_features(w: int, large_share: float) -> list[SqlFeature]:
             "earlier period: -0.5 means halved, 1 doubled, -1 stopped. Empty when the "
             "earlier period had none.",
             f"({alias}_{w} - {alias}_prev_{w}) / NULLIF({alias}_prev_{w}, 0)",
+            Reason(
+                f"{what} changed {{value}} in {last} against the {w} days before",
+                "change",
+                missing=f"no {what} in the {w} days before {last}",
+            ),
         )
         for measure, alias, what in (
             ("out_amount", "a_out", "money paid out"),
@@ -262,6 +316,11 @@ def _change_features(w: int, large_share: float) -> list[SqlFeature]:
             "the balance at the cutoff (latest snapshot on or before it; with a zero balance "
             "every payment out counts). Empty when that balance is unknown.",
             f"CASE WHEN balance IS NOT NULL THEN n_large_{w} END",
+            Reason(
+                f"{{value}} payment{{s}} out over {large_share:.0%} of the balance in {last}",
+                "count",
+                missing="no balance to compare payments with",
+            ),
         )
     )
     return out

@@ -33,7 +33,7 @@ import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
 from churnml.features._sql import SqlFeature
-from churnml.features.catalogue import FeatureSpec
+from churnml.features.catalogue import FeatureSpec, Reason
 from churnml.tables import PRODUCT_TYPES
 from churnml.units import DAYS_PER_MONTH
 
@@ -138,6 +138,11 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
                 "cutoff", f"MIN({_MATURITY}) FILTER (WHERE {_OPEN} AND {_MATURITY} > cutoff)"
             ),
             count=False,
+            reason=Reason(
+                "a term product matures in {value} month{s}",
+                "months",
+                missing="no term product left to mature",
+            ),
         ),
         SqlFeature(
             "products__tenure_months",
@@ -145,12 +150,18 @@ def features(config: FeatureConfig) -> list[SqlFeature]:
             _months_between("c.join_date", "p.cutoff"),  # from the customer file
             count=False,
             aggregate=False,
+            reason=Reason("customer for {value} month{s}", "months"),
         ),
         SqlFeature(
             "products__oldest_open_account_months",
             "Months since the oldest account still open was opened (missing when none is open).",
             _months_between(f"MIN(open_date) FILTER (WHERE {_OPEN})", "cutoff"),
             count=False,
+            reason=Reason(
+                "oldest open account opened {value} month{s} ago",
+                "months",
+                missing="no open account",
+            ),
         ),
     ]
 
@@ -162,6 +173,11 @@ def _holding_features() -> list[SqlFeature]:
             f"Number of open {product.replace('_', ' ')} accounts"
             + (" (products outside the standard list)." if product == "other" else "."),
             f"COUNT(*) FILTER (WHERE {_OPEN} AND product_type = '{product}')",
+            reason=Reason(
+                f"{{value}} open {product.replace('_', ' ')} account{{s}}"
+                + (" (non-standard products)" if product == "other" else ""),
+                "count",
+            ),
         )
         for product in PRODUCT_TYPES
     ]
@@ -173,11 +189,13 @@ def _holding_features() -> list[SqlFeature]:
             # From the per-type counts: cheaper than COUNT(DISTINCT) over millions of groups.
             " + ".join(f'(h."{f.name}" > 0)::INTEGER' for f in out),
             aggregate=False,
+            reason=Reason("holds {value} type{s} of product", "count"),
         ),
         SqlFeature(
             "products__open_accounts",
             "Number of open accounts of any product type.",
             f"COUNT(*) FILTER (WHERE {_OPEN})",
+            reason=Reason("{value} open account{s}", "count"),
         ),
     ]
     return out
@@ -189,6 +207,7 @@ def _wealth_features() -> list[SqlFeature]:
             f"products__wealth_risk_{name}",
             f"Open wealth-management and fund holdings of risk level {level} ({name}).",
             f"COUNT(*) FILTER (WHERE {_WEALTH_OPEN} AND risk_level = {level})",
+            reason=Reason(f"{{value}} {name} (risk {level}) wealth product{{s}}", "count"),
         )
         for level, name in RISK_NAMES.items()
     ]
@@ -197,6 +216,7 @@ def _wealth_features() -> list[SqlFeature]:
             f"products__wealth_term_{band}",
             f"Open wealth-management and fund holdings {words}.",
             f"COUNT(*) FILTER (WHERE {_WEALTH_OPEN} AND {condition})",
+            reason=Reason(f"{{value}} wealth product{{s}} {words}", "count"),
         )
         for band, (condition, words) in TERM_BANDS.items()
     ]
@@ -207,6 +227,9 @@ def _wealth_features() -> list[SqlFeature]:
             "and fund holdings (missing when none has a risk level).",
             f"MAX(risk_level) FILTER (WHERE {_WEALTH_OPEN})",
             count=False,
+            reason=Reason(
+                "riskiest wealth product: level {value} of 5", "level", missing="no wealth product"
+            ),
         )
     )
     return out
@@ -218,6 +241,7 @@ def _window_features(windows: tuple[int, ...]) -> list[SqlFeature]:
             f"products__{measure}__{days}d",
             f"Number of accounts {words} in the last {days} days.",
             f"COUNT(*) FILTER (WHERE {dated} > cutoff - INTERVAL {days} DAY)",
+            reason=Reason(f"{{value}} account{{s}} {words} in the last {days} days", "count"),
         )
         for measure, (dated, words) in _WINDOW_EVENTS.items()
         for days in windows

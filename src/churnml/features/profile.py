@@ -9,14 +9,18 @@ import numpy as np
 import pandas as pd
 
 from churnml.features._engine import FeatureConfig, FeatureContext
-from churnml.features.catalogue import ArrayFeature, FeatureSpec
+from churnml.features.catalogue import ArrayFeature, FeatureSpec, Reason
 
 __all__ = ["compute", "features", "specs"]
 
+# Column -> (meaning, how a reason names it).
 _CATEGORIES = {
-    "gender": "Gender as given in the customer file.",
-    "income_band": "Income band as given in the customer file (e.g. low, mid, high).",
-    "region": "Branch area or city.",
+    "gender": ("Gender as given in the customer file.", "gender"),
+    "income_band": (
+        "Income band as given in the customer file (e.g. low, mid, high).",
+        "income band",
+    ),
+    "region": ("Branch area or city.", "region"),
 }
 
 
@@ -42,11 +46,24 @@ def features(config: FeatureConfig) -> list[ArrayFeature[_Rows]]:
         Age, then the customer file's category columns as text.
     """
     out = [
-        ArrayFeature("profile__age", "Age in years at the cutoff (cutoff year - birth year).", _age)
+        ArrayFeature(
+            "profile__age",
+            "Age in years at the cutoff (cutoff year - birth year).",
+            _age,
+            reason=Reason("aged {value}", "years", missing="age not in the customer file"),
+        )
     ]
     out += [
-        ArrayFeature(f"profile__{column}", meaning, partial(_text, column=column), kind="category")
-        for column, meaning in _CATEGORIES.items()
+        ArrayFeature(
+            f"profile__{column}",
+            meaning,
+            partial(_text, column=column),
+            kind="category",
+            reason=Reason(
+                f"{words}: {{value}}", "category", missing=f"{words} not in the customer file"
+            ),
+        )
+        for column, (meaning, words) in _CATEGORIES.items()
     ]
     return out
 
