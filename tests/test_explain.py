@@ -149,6 +149,11 @@ def test_platt_calibration_keeps_the_order_of_the_explained_scores(fitted):
     probability = model.predict_proba(later)[:, 1]
     order = np.argsort(log_odds, kind="stable")
     assert np.all(np.diff(probability[order]) >= 0)
+    # The calibrated log-odds are a straight line of the explained ones.
+    slope = contributions(model, later).calibration_slope
+    calibrated = np.log(probability / (1 - probability))
+    fitted_slope = np.polyfit(log_odds, calibrated, 1)[0]
+    assert slope > 0 and fitted_slope == pytest.approx(slope, rel=1e-6)
 
 
 def test_only_a_churn_classifier_is_explained(fitted):

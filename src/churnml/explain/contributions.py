@@ -46,11 +46,17 @@ class Contributions:
         the calibrator reads.
     X : pandas.DataFrame
         The model's view of the explained rows (learned columns, categories fixed).
+    calibration_slope : float or None
+        How the calibrator stretches the log-odds: the calibrated log-odds are
+        ``calibration_slope x (base + sum of contributions) + intercept``, so a contribution
+        ``c`` moves the calibrated log-odds by ``calibration_slope x c``. 1.0 without a
+        calibrator; None for isotonic calibration, which is monotone but not linear.
     """
 
     values: pd.DataFrame
     base: float
     X: pd.DataFrame
+    calibration_slope: float | None = 1.0
 
     def log_odds(self) -> pd.Series:
         """The explained score of each row: ``base`` plus its contributions."""
@@ -180,7 +186,18 @@ def contributions(model: Any, X: Any, *, chunk_size: int = CHUNK_ROWS) -> Contri
         base = _expected_value(model)
     frame = pd.DataFrame(matrix, index=index, columns=columns)
     view = pd.concat(views) if views else model.frame_.view(X)
-    return Contributions(frame, base - model.score_shift_, view)
+    return Contributions(frame, base - model.score_shift_, view, _calibration_slope(model))
+
+
+def _calibration_slope(model: Any) -> float | None:
+    from sklearn.linear_model import LogisticRegression
+
+    calibrator = model.calibrator_
+    if calibrator is None:
+        return 1.0
+    if isinstance(calibrator, LogisticRegression):
+        return float(calibrator.coef_[0, 0])
+    return None
 
 
 def _expected_value(model: Any) -> float:
