@@ -16,7 +16,6 @@ from typing import Any
 import pandas as pd
 from evaluation import cv_auc, cv_harrell, data_file, searched_params, stratified_folds
 from results import Outcome, at_least
-
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
