@@ -181,7 +181,7 @@ def work_build(cache: Path, customers: int) -> Result:
     data = training_set(bank.tables, cutoffs=cutoffs, horizon_days=HORIZON_DAYS, check=False)
     build = phase.done()
     X, _ = data.classification()
-    pd.to_pickle({"X": data.X, "labels": data.labels, "horizon_days": data.horizon_days}, cache)
+    pd.to_pickle({"X": data.X, "labels": data.labels, "horizon_days": data.horizon.days}, cache)
     meta = {
         "customers": customers,
         "months": MONTHS,
@@ -250,11 +250,12 @@ def _trials(study: Any) -> list[Result]:
 
 
 def _fold_sizes(data: Any, splitter: Any) -> Result:
+    from churnml.timeline import Horizon
     from churnml.training import row_cutoffs, temporal_holdout
 
     learn, valid = next(data.folds(splitter))
     X_learn, _ = learn.classification()
-    trees, holdout = temporal_holdout(row_cutoffs(X_learn), gap_days=HORIZON_DAYS)
+    trees, holdout = temporal_holdout(row_cutoffs(X_learn), horizon=Horizon(days=HORIZON_DAYS))
     return {
         "learn_rows": len(X_learn),
         "tree_rows": int(trees.sum()),
@@ -269,15 +270,16 @@ def work_tune(cache: Path, trials: int) -> Result:
     import pandas as pd
 
     from churnml.classifier import ChurnClassifier
+    from churnml.timeline import Horizon
     from churnml.training import TemporalSplitter, TrainingSet
     from churnml.tuning import tune_classifier
 
     code = code_state()
     phase = Phase()
     saved = pd.read_pickle(cache)
-    data = TrainingSet(saved["X"], saved["labels"], saved["horizon_days"])
+    data = TrainingSet(saved["X"], saved["labels"], Horizon(days=saved["horizon_days"]))
     load = phase.done()
-    splitter = TemporalSplitter(n_splits=1, gap_days=HORIZON_DAYS)
+    splitter = TemporalSplitter(n_splits=1)  # the gap follows the training set's horizon
     folds = _fold_sizes(data, splitter)
     # The default in-memory storage, made here so a thread can log the trials as they end.
     storage = optuna.storages.InMemoryStorage()
