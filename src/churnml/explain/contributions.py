@@ -51,6 +51,13 @@ class Contributions:
         ``calibration_slope x (base + sum of contributions) + intercept``, so a contribution
         ``c`` moves the calibrated log-odds by ``calibration_slope x c``. 1.0 without a
         calibrator; None for isotonic calibration, which is monotone but not linear.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> values = pd.DataFrame({"a": [0.5, -0.2], "b": [0.1, 0.0]})
+    >>> Contributions(values, base=-3.0, X=values).log_odds().round(6).tolist()
+    [-2.4, -3.2]
     """
 
     values: pd.DataFrame
@@ -129,6 +136,18 @@ def iter_contributions(
         The model's view of those rows.
     values : numpy.ndarray of shape (n_chunk_rows, n_features + 1)
         Contributions in log-odds; the last column is LightGBM's expected value.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from churnml.classifier import ChurnClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"falls": rng.normal(size=2000), "noise": rng.normal(size=2000)})
+    >>> y = (X["falls"] + rng.normal(scale=0.5, size=2000) > 1.5).astype(int)
+    >>> model = ChurnClassifier(n_estimators=30).fit(X, y)
+    >>> chunks = iter_contributions(model, X, chunk_size=1500)
+    >>> [(rows.start, values.shape) for rows, _, values in chunks]
+    [(0, (1500, 3)), (1500, (500, 3))]
     """
     model = _fitted_classifier(model)
     chunk_size = _check_chunk(chunk_size)

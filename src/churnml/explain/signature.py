@@ -61,6 +61,11 @@ class SignatureConfig:
     threshold : float
         A feature separates at a month when its SMD is at least this far from 0, on the
         side it takes in the last month before churn.
+
+    Examples
+    --------
+    >>> SignatureConfig(stayers_per_churner=3).to_dict()["stayers_per_churner"]
+    3
     """
 
     stayers_per_churner: int = 5
