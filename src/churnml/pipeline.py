@@ -398,7 +398,13 @@ class ChurnModel:
             churn_horizon_months=config.churn_horizon_months,
         )
         tiers = value_tiers(tables, cutoffs=cutoffs, config=config.tiers)
-        tier = tiers.set_index(["customer_id", "cutoff"])["value_tier"].reindex(X.index)
+        # A customer with no balance known at the cutoff holds no assets: the lightest tier.
+        tier = (
+            tiers.set_index(["customer_id", "cutoff"])["value_tier"]
+            .reindex(X.index)
+            .astype("string")
+            .fillna("lightweight")
+        )
         survival_12 = curves.iloc[:, SURVIVAL_MONTHS - 1]  # the columns are months 1, 2, ...
         low, high = config.risk_edges
         risk = np.where(probability >= high, "high", np.where(probability >= low, "medium", "low"))
@@ -415,8 +421,7 @@ class ChurnModel:
             }
         )
         segments = assign_segments(
-            scores.assign(value_tier=scores["value_tier"].astype("string").fillna("lightweight")),
-            config=config.retention,
+            scores, config=config.retention
         ).set_index("customer_id")["segment"]
         scores["segment"] = segments.reindex(scores["customer_id"]).to_numpy()
         reasons = top_reasons(self.classifier_, X, k=config.reasons, typical=self.typical_)
