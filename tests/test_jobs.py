@@ -98,3 +98,57 @@ def test_bad_input_exits_non_zero_and_writes_nothing(saved, tmp_path):
     )
     assert late.exit_code == 2 and "after the end of the data" in late.output
     assert list(tmp_path.iterdir()) == [broken]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Any type hint is inferred:UserWarning")
+def test_train_logs_registers_and_score_reads_the_registered_model(saved, tmp_path, monkeypatch):
+    import json
+
+    from mlflow import MlflowClient
+
+    folder, _, _ = saved
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    result = run(
+        "train",
+        "--data",
+        str(folder / "data"),
+        "--as-of",
+        "2023-09-30",
+        "--horizon-months",
+        "3",
+        "--register",
+        "churn",
+        "--experiment",
+        "jobs",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"run_id", "model_uri", "metrics"} <= set(summary)
+    assert summary["model_uri"].startswith("models:/m-")
+    assert 0.6 < summary["metrics"]["test_roc_auc"] <= 1
+    client = MlflowClient()
+    run_data = client.get_run(summary["run_id"]).data
+    assert run_data.params["horizon_months"] == "3"
+    review = {a.path for a in client.list_artifacts(summary["run_id"], "review")}
+    assert {"review/model_card.md", "review/roc_pr.png", "review/calibration.png"} <= review
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+    outs = []
+    for uri in ("models:/churn@champion", summary["model_uri"]):
+        out = tmp_path / f"scores-{len(outs)}.parquet"
+        scored = run(
+            "score",
+            "--model",
+            uri,
+            "--data",
+            str(folder / "data"),
+            "--as-of",
+            "2023-12-31",
+            "--out",
+            str(out),
+        )
+        assert scored.exit_code == 0, scored.output
+        outs.append(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    assert list(outs[0].columns[: len(SCORE_COLUMNS)]) == list(SCORE_COLUMNS)

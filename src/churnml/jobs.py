@@ -23,7 +23,14 @@ import pandas as pd
 from churnml.errors import InputError
 from churnml.pipeline import ChurnModel, ChurnModelConfig
 
-__all__ = ["load_scoring_model", "read_scores", "score_job", "train_job", "write_table"]
+__all__ = [
+    "load_scoring_model",
+    "read_scores",
+    "review_files",
+    "score_job",
+    "train_job",
+    "write_table",
+]
 
 
 def train_job(
@@ -40,7 +47,9 @@ def train_job(
 
     tables = load_tables(data)
     model = ChurnModel(config).fit(tables, as_of=as_of)
-    run = log_training(model, experiment=experiment, register=register)
+    with tempfile.TemporaryDirectory(prefix="churnml-review-") as folder:
+        files = review_files(model, tables, Path(folder))
+        run = log_training(model, experiment=experiment, register=register, artifacts=files)
     return {
         "run_id": run.run_id,
         "model_uri": run.model_uri,
@@ -48,6 +57,24 @@ def train_job(
         "registered_version": run.registered_version,
         "metrics": {k: float(v) for k, v in sorted(model.metrics_.items())},
     }
+
+
+def review_files(model: ChurnModel, tables: Any, folder: Path) -> dict[str, Path]:
+    """Write the review pack of a fitted model (scored at its ``as_of``) into ``folder``."""
+    from churnml.features import build_features
+    from churnml.review import review_pack
+    from churnml.timeline import as_of as known_at
+
+    def features(cutoff: pd.Timestamp) -> pd.DataFrame:
+        known = known_at(tables, cutoff)
+        built = build_features(known, cutoffs=[cutoff], definition=model.config.definition)
+        return built.set_index(["customer_id", "cutoff"])
+
+    X_score = features(model.as_of_)
+    scores = model.score_features(X_score, tables=known_at(tables, model.as_of_))
+    X_eval = features(model.evaluation_cutoff_).reindex(model.evaluation_.index)
+    pack = review_pack(model, scores, X_eval=X_eval, X_score=X_score)
+    return {path.name: path for path in pack.write(folder)}
 
 
 def load_scoring_model(uri: str) -> ChurnModel:
