@@ -420,9 +420,9 @@ class ChurnModel:
                 "value_tier": tier.to_numpy(),
             }
         )
-        segments = assign_segments(
-            scores, config=config.retention
-        ).set_index("customer_id")["segment"]
+        segments = assign_segments(scores, config=config.retention).set_index("customer_id")[
+            "segment"
+        ]
         scores["segment"] = segments.reindex(scores["customer_id"]).to_numpy()
         reasons = top_reasons(self.classifier_, X, k=config.reasons, typical=self.typical_)
         scores = pd.concat([scores, reasons.reset_index(drop=True)], axis=1)
