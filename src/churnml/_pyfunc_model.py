@@ -22,7 +22,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 with warnings.catch_warnings():
@@ -32,8 +31,7 @@ with warnings.catch_warnings():
     from mlflow.pyfunc import PythonModel
 
 from churnml.errors import InputError
-from churnml.pipeline import RISK_TIERS, SCORE_COLUMNS, SURVIVAL_MONTHS, ChurnModel
-from churnml.retention import assign_segments
+from churnml.pipeline import ChurnModel
 from churnml.tiers import TIER_NAMES
 
 __all__ = ["KEY_COLUMNS", "VALUE_COLUMNS", "ChurnPyfuncModel", "score_frame", "split_input"]
@@ -92,66 +90,8 @@ def score_frame(
     margin: pd.Series | None = None,
     value_tier: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Score features indexed by ``(customer_id, cutoff)`` given the margin and value tier.
-
-    What :meth:`ChurnModel.score_features <churnml.pipeline.ChurnModel.score_features>`
-    does with the tables, from ``margin`` and ``value_tier`` (aligned with ``X``) instead;
-    with both given its output is the same. Without ``margin``, ``clv``, ``value_at_risk``
-    and ``segment`` are missing; without ``value_tier``, ``value_tier`` and ``segment``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`~churnml.pipeline.SCORE_COLUMNS` then the reasons, sorted by customer.
-    """
-    from churnml.explain import top_reasons
-    from churnml.value import customer_lifetime_value
-
-    config = model.config
-    model._check_columns(X)
-    cutoffs = X.index.unique("cutoff")
-    if len(cutoffs) > 1:
-        raise InputError(f"score one cutoff at a time; X holds {len(cutoffs)}")
-    probability = model.classifier_.predict_proba(X)[:, 1]
-    months = list(range(1, config.clv_horizon_months + 1))
-    curves = model.survival_.predict_survival_function(X, months)
-    money = margin if margin is not None else pd.Series(0.0, index=X.index)
-    value = customer_lifetime_value(
-        curves,
-        money,
-        horizon_months=config.clv_horizon_months,
-        annual_discount_rate=config.annual_discount_rate,
-        churn_horizon_months=config.churn_horizon_months,
-    )
-    if margin is None:
-        value[["clv", "value_at_risk"]] = np.nan
-    tier = np.full(len(X), np.nan, dtype=object) if value_tier is None else value_tier.to_numpy()
-    low, high = config.risk_edges
-    risk = np.where(probability >= high, "high", np.where(probability >= low, "medium", "low"))
-    scores = pd.DataFrame(
-        {
-            "customer_id": X.index.get_level_values("customer_id"),
-            "churn_probability": probability,
-            "survival_12m": curves.iloc[:, SURVIVAL_MONTHS - 1].to_numpy(),
-            "clv": value["clv"].to_numpy(),
-            "risk_tier": pd.Categorical(risk, categories=RISK_TIERS, ordered=True),
-            "value_at_risk": value["value_at_risk"].to_numpy(),
-            "expected_months": value["expected_months"].to_numpy(),
-            "value_tier": tier,
-        }
-    )
-    scores["segment"] = _segments(scores, model) if margin is not None else None
-    reasons = top_reasons(model.classifier_, X, k=config.reasons, typical=model.typical_)
-    scores = pd.concat([scores, reasons.reset_index(drop=True)], axis=1)
-    ordered = [*SCORE_COLUMNS, *[c for c in scores.columns if c not in SCORE_COLUMNS]]
-    return scores[ordered].sort_values("customer_id", kind="stable").reset_index(drop=True)
-
-
-def _segments(scores: pd.DataFrame, model: ChurnModel) -> np.ndarray:
-    """The retention segment as ``score_features`` assigns it (no tier: lightweight)."""
-    tiered = scores.assign(value_tier=scores["value_tier"].astype("string").fillna("lightweight"))
-    segments = assign_segments(tiered, config=model.config.retention)
-    return np.asarray(segments.set_index("customer_id")["segment"].reindex(scores["customer_id"]))
+    """:meth:`ChurnModel.score_frame <churnml.pipeline.ChurnModel.score_frame>` of ``model``."""
+    return model.score_frame(X, margin=margin, value_tier=value_tier)
 
 
 class ChurnPyfuncModel(PythonModel):

@@ -377,7 +377,46 @@ class ChurnModel:
         return self.score_features(X, tables=known)
 
     def score_features(self, X: pd.DataFrame, *, tables: Tables) -> pd.DataFrame:
-        """Score a feature table indexed by ``(customer_id, cutoff)`` of one cutoff."""
+        """Score a feature table indexed by ``(customer_id, cutoff)`` of one cutoff.
+
+        The margin and value tier come from ``tables`` as known at the cutoff; a customer
+        with no balance known then holds no assets and is in the lightest tier.
+        """
+        self._check_columns(X)
+        cutoffs = X.index.unique("cutoff")
+        margin = monthly_margin(tables, cutoffs=cutoffs, config=self.config.margin)
+        tiers = value_tiers(tables, cutoffs=cutoffs, config=self.config.tiers)
+        tier = (
+            tiers.set_index(["customer_id", "cutoff"])["value_tier"]
+            .reindex(X.index)
+            .astype("string")
+            .fillna("lightweight")
+        )
+        return self.score_frame(
+            X, margin=margin.set_index(["customer_id", "cutoff"])["margin"], value_tier=tier
+        )
+
+    def score_frame(
+        self,
+        X: pd.DataFrame,
+        *,
+        margin: pd.Series | None = None,
+        value_tier: pd.Series | None = None,
+    ) -> pd.DataFrame:
+        """Score features indexed by ``(customer_id, cutoff)`` given margin and value tier.
+
+        :meth:`score_features` computes both from the tables; an MLflow scoring job that
+        has only the feature table passes them as columns. ``margin`` is indexed like ``X``
+        (extra rows ignored), ``value_tier`` aligned with ``X``. Without ``margin``,
+        ``clv``, ``value_at_risk`` and ``segment`` are missing; without ``value_tier``,
+        ``value_tier`` is missing and the segment treats the customer as lightest tier.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`SCORE_COLUMNS`, then ``reason_i`` / ``reason_i_feature`` /
+            ``reason_i_contribution`` for ``i = 1 .. config.reasons``, sorted by customer.
+        """
         from churnml.explain import top_reasons
         from churnml.value import customer_lifetime_value
 
@@ -389,45 +428,47 @@ class ChurnModel:
         probability = self.classifier_.predict_proba(X)[:, 1]
         months = list(range(1, config.clv_horizon_months + 1))
         curves = self.survival_.predict_survival_function(X, months)
-        margin = monthly_margin(tables, cutoffs=cutoffs, config=config.margin)
         value = customer_lifetime_value(
             curves,
-            margin,
+            margin if margin is not None else pd.Series(0.0, index=X.index),
             horizon_months=config.clv_horizon_months,
             annual_discount_rate=config.annual_discount_rate,
             churn_horizon_months=config.churn_horizon_months,
         )
-        tiers = value_tiers(tables, cutoffs=cutoffs, config=config.tiers)
-        # A customer with no balance known at the cutoff holds no assets: the lightest tier.
+        if margin is None:
+            value[["clv", "value_at_risk"]] = np.nan
         tier = (
-            tiers.set_index(["customer_id", "cutoff"])["value_tier"]
-            .reindex(X.index)
-            .astype("string")
-            .fillna("lightweight")
+            np.full(len(X), np.nan, dtype=object) if value_tier is None else value_tier.to_numpy()
         )
-        survival_12 = curves.iloc[:, SURVIVAL_MONTHS - 1]  # the columns are months 1, 2, ...
         low, high = config.risk_edges
         risk = np.where(probability >= high, "high", np.where(probability >= low, "medium", "low"))
         scores = pd.DataFrame(
             {
                 "customer_id": X.index.get_level_values("customer_id"),
                 "churn_probability": probability,
-                "survival_12m": survival_12.to_numpy(),
+                "survival_12m": curves.iloc[:, SURVIVAL_MONTHS - 1].to_numpy(),  # months 1, 2..
                 "clv": value["clv"].to_numpy(),
                 "risk_tier": pd.Categorical(risk, categories=RISK_TIERS, ordered=True),
                 "value_at_risk": value["value_at_risk"].to_numpy(),
                 "expected_months": value["expected_months"].to_numpy(),
-                "value_tier": tier.to_numpy(),
+                "value_tier": tier,
             }
         )
-        segments = assign_segments(scores, config=config.retention).set_index("customer_id")[
-            "segment"
-        ]
-        scores["segment"] = segments.reindex(scores["customer_id"]).to_numpy()
+        scores["segment"] = self._segments(scores) if margin is not None else None
         reasons = top_reasons(self.classifier_, X, k=config.reasons, typical=self.typical_)
         scores = pd.concat([scores, reasons.reset_index(drop=True)], axis=1)
         ordered = [*SCORE_COLUMNS, *[c for c in scores.columns if c not in SCORE_COLUMNS]]
         return scores[ordered].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def _segments(self, scores: pd.DataFrame) -> np.ndarray:
+        """Each customer's retention segment (no tier known: the lightest)."""
+        tiered = scores.assign(
+            value_tier=scores["value_tier"].astype("string").fillna("lightweight")
+        )
+        segments = assign_segments(tiered, config=self.config.retention)
+        return np.asarray(
+            segments.set_index("customer_id")["segment"].reindex(scores["customer_id"])
+        )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classifier_"):
